@@ -1,0 +1,53 @@
+/**
+ * Runs the test suite with node's test runner: collects `*.test.ts` under src/ and test/ (Node 20's
+ * --test neither expands globs nor finds .ts files) and runs them through tsx.
+ * `--unit` runs only src/ (no database); extra arguments filter files by substring.
+ */
+import { readdirSync, statSync, readFileSync, mkdirSync } from 'node:fs'
+import { join, relative, dirname } from 'node:path'
+import { spawn } from 'node:child_process'
+
+const root = new URL('..', import.meta.url).pathname
+const args = process.argv.slice(2)
+const unitOnly = args.includes('--unit')
+const filters = args.filter((a) => !a.startsWith('--'))
+
+function collect (dir: string, out: string[]): void {
+  let entries: string[]
+  try { entries = readdirSync(dir) } catch { return }
+  for (const e of entries) {
+    if (e === 'node_modules' || e.startsWith('.')) continue
+    const p = join(dir, e)
+    if (statSync(p).isDirectory()) collect(p, out)
+    else if (e.endsWith('.test.ts')) out.push(relative(root, p))
+  }
+}
+
+const files: string[] = []
+collect(join(root, 'src'), files)
+if (!unitOnly) collect(join(root, 'test'), files)
+const chosen = files.sort().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+if (chosen.length === 0) {
+  process.stderr.write('no test files matched\n')
+  process.exit(1)
+}
+const concurrency = process.env.SLUICE_TEST_CONCURRENCY ?? '2'
+const tap = join(root, '.cache', 'last-test-run.tap')
+mkdirSync(dirname(tap), { recursive: true })
+const child = spawn(process.execPath, [
+  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+  ...chosen,
+], { cwd: root, stdio: 'inherit' })
+child.on('exit', (code, signal) => {
+  // One plain closing line, whatever the reporter: 'N passed, N failed'.
+  let summary = ''
+  try {
+    const text = readFileSync(tap, 'utf8')
+    const n = (k: string): number => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    summary = `tests: ${n('pass')} passed, ${n('fail') + n('cancelled')} failed` + (n('skipped') > 0 ? `, ${n('skipped')} skipped` : '')
+  } catch {}
+  if (summary !== '') process.stdout.write(`\n${summary}\n`)
+  process.exit(code ?? (signal !== null ? 1 : 0))
+})

@@ -1,0 +1,250 @@
+/**
+ * The Admin API server on node:http (the primary's; not hot, so boring and defensive).
+ *
+ * One request: read the body (size limit) -> route (404, trailing slash) -> OPTIONS/405 ->
+ * decode query and body (415, JSON, forms, 1000 arguments) -> handler -> Kong's headers
+ * (Server, X-Kong-Admin-Latency, CORS). Every failure becomes a Kong-shaped answer; a thrown
+ * bug is a logged 500 and the server keeps serving.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Config } from '../config/load.ts'
+import type { Listener } from '../config/listen.ts'
+import { SERVER_TOKEN } from '../common/meta.ts'
+import type { Pool } from '../db/pool.ts'
+import { decodeArgs } from './args.ts'
+import { BodyError, interpretBody, parseArgs, readBody } from './body.ts'
+import { entityRoutes, type EndpointContext } from './endpoints.ts'
+import { enabledPlugins } from '../plugins/schemas.ts'
+import { proxyCacheRoutes, type CacheAsk, type ProxyCachePluginRow } from '../plugins/proxy-cache/api.ts'
+import type { ProxyCacheResult } from '../plugins/proxy-cache/messages.ts'
+import { certificateRoutes } from './routes/certificates.ts'
+import { consumerRoutes } from './routes/consumers.ts'
+import { pluginRoutes } from './routes/plugins.ts'
+import { tagRoutes } from './routes/tags.ts'
+import { upstreamRoutes } from './routes/upstreams.ts'
+import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
+import { inferArgs } from './infer.ts'
+import { kongRoutes, type StatusInfo } from './kong-routes.ts'
+import { NOT_FOUND, METHOD_NOT_ALLOWED, errorReply, type LogFn, type Reply } from './respond.ts'
+import { allowHeader, matchRoute, overrideRoutes, type Call, type Method, type Route } from './router.ts'
+
+export interface AdminContext {
+  config: Config
+  pool: Pool
+  nodeId: string
+  hostname: string
+  /** GET /status pieces the primary knows: */
+  status(): Promise<{ server: Record<string, number>; database: { reachable: boolean }; memory?: unknown; workers?: unknown; configuration_hash?: string }>
+  /** extra fields for GET / (pids etc.) */
+  info(): Record<string, unknown>
+  /** Where errors go (default: stderr). */
+  log?: LogFn
+  // ---- declarative: DB-less mode (primary/dbless.ts): reads from memory, writes refused, POST /config
+  declarative?: DeclarativeAdmin
+  /**
+   * proxy-cache's /proxy-cache endpoints (plugins/proxy-cache/api.ts), when proxy-cache is an
+   * enabled plugin: one request to every serving worker of the current generation (the primary's
+   * Supervisor.proxyCache relay; a reload swaps generations, so this is resolved per call).
+   */
+  proxyCache?: (req: CacheAsk) => Promise<ProxyCacheResult[]>
+}
+
+const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+
+function defaultLog (level: string, message: string): void {
+  process.stderr.write(`[admin] ${level}: ${message}\n`)
+}
+
+/** Which of Kong's admin headers the `headers` setting enables (kong/init.lua admin_header_filter). */
+export interface HeaderFlags { server: boolean; latency: boolean }
+
+function headerFlags (config: Config): HeaderFlags {
+  const h = config.headers
+  return { server: h.has('server_tokens') || h.has('server'), latency: h.has('latency_tokens') || h.has('x-kong-admin-latency') }
+}
+
+function send (req: IncomingMessage, res: ServerResponse, flags: HeaderFlags, started: bigint, reply: Reply, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return
+  const headers: Record<string, string | number> = {}
+  if (flags.server) headers.Server = SERVER_TOKEN
+  if (flags.latency) headers['X-Kong-Admin-Latency'] = String(Number((process.hrtime.bigint() - started) / 1_000_000n))
+  headers['Access-Control-Allow-Origin'] = typeof req.headers.origin === 'string' ? req.headers.origin : '*'
+  headers['Access-Control-Allow-Credentials'] = 'true'
+  Object.assign(headers, extra, reply.headers)
+  let payload: Buffer | undefined
+  if (reply.body !== undefined && reply.status !== 204) {
+    if (typeof reply.body === 'string') {
+      payload = Buffer.from(reply.body)
+      headers['Content-Type'] = 'text/plain; charset=utf-8'
+    } else {
+      payload = Buffer.from(JSON.stringify(reply.body))
+      headers['Content-Type'] = 'application/json; charset=utf-8'
+    }
+  }
+  // no Content-Length on a 204 (RFC 9110 8.6)
+  if (reply.status !== 204) headers['Content-Length'] = payload?.length ?? 0
+  res.writeHead(reply.status, headers)
+  res.end(payload)
+}
+
+function splitUrl (url: string): { path: string; query: string } {
+  const q = url.indexOf('?')
+  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) }
+}
+
+async function dispatch (routes: readonly Route[], req: IncomingMessage, res: ServerResponse, limit: number, flags: HeaderFlags, started: bigint): Promise<void> {
+  const method = req.method ?? 'GET'
+  let buf: Buffer
+  try {
+    buf = await readBody(req, limit)
+  } catch (err) {
+    if (err instanceof BodyError) {
+      // Unread body bytes would be parsed as the next request: close after answering.
+      send(req, res, flags, started, { status: err.status, body: err.payload }, { Connection: 'close' })
+      return
+    }
+    throw err
+  }
+  const { path, query } = splitUrl(req.url ?? '/')
+  const match = matchRoute(routes, path)
+  if (match === null) { send(req, res, flags, started, NOT_FOUND); return }
+  const r = match.route
+  if (method === 'OPTIONS') {
+    const allow = allowHeader(r)
+    const acrh = req.headers['access-control-request-headers']
+    send(req, res, flags, started, { status: 204 }, {
+      Allow: allow,
+      'Access-Control-Allow-Methods': allow,
+      'Access-Control-Allow-Headers': typeof acrh === 'string' ? acrh : 'Content-Type',
+    })
+    return
+  }
+  const m = (method === 'HEAD' ? 'GET' : method) as Method
+  const handler = METHODS.has(m) ? r.handlers[m] : undefined
+  if (handler === undefined) { send(req, res, flags, started, METHOD_NOT_ALLOWED); return }
+
+  const rawArgs = parseArgs(Buffer.from(query, 'latin1'))
+  // ---- declarative: /config takes JSON and YAML bodies undecoded (parsed off the primary thread)
+  const raw = r.rawBody === true && m === 'POST' ? rawConfigBody(req) : null
+  const body = raw !== null ? { kind: 'none' as const } : interpretBody(req, m, buf)
+  const call: Call = {
+    method: m,
+    params: match.params,
+    query: decodeArgs(rawArgs, m),
+    rawQuery: decodeArgs(rawArgs, m),
+    body: Object.create(null),
+    bodyKind: body.kind,
+  }
+  if (raw !== null) call.raw = { bytes: buf, json: raw.json } // declarative
+  if (r.schema !== undefined) inferArgs(call.query, r.schema)
+  if (body.kind === 'json') call.body = body.value
+  else if (body.kind === 'args') {
+    call.body = decodeArgs(body.args, m)
+    if (r.schema !== undefined) inferArgs(call.body, r.schema)
+  }
+  send(req, res, flags, started, await handler(call))
+}
+
+/** The request handler: never throws, never leaves a request unanswered. */
+export function createAdminHandler (ctx: AdminContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const log = ctx.log ?? defaultLog
+  const limit = ctx.config.adminMaxBodySize
+  const flags = headerFlags(ctx.config)
+  const routes: Route[] = []
+  const ec: EndpointContext = { pool: ctx.pool, nodeId: ctx.nodeId, enabledPlugins: new Set(enabledPlugins(ctx.config.plugins)) }
+  routes.push(...kongRoutes({
+    ...ctx,
+    enabledPlugins: ec.enabledPlugins,
+    status: async () => await ctx.status() as StatusInfo,
+    templates: () => routes.map((x) => x.template),
+  }))
+  const generated = entityRoutes(ec)
+  routes.push(...overrideRoutes(generated, [
+    ...consumerRoutes(ec, generated),
+    ...pluginRoutes(ec, generated),
+    ...certificateRoutes(ec, generated),
+    ...upstreamRoutes(ec),
+    ...tagRoutes(ec),
+  ]))
+  // ---- BEGIN declarative: /config; in DB-less mode, entity endpoints read memory and refuse writes (routes/config.ts)
+  routes.push(...configRoutes(ctx.declarative ?? null))
+  if (ctx.declarative !== undefined) routes.splice(0, routes.length, ...dblessRoutes(routes, ctx.declarative, ctx.nodeId))
+  // ---- END declarative
+  const ask = ctx.proxyCache
+  if (ask !== undefined && ec.enabledPlugins.has('proxy-cache')) {
+    routes.push(...proxyCacheRoutes({ plugins: () => proxyCacheRows(ctx), plugin: (id) => proxyCacheRow(ctx, id), ask }))
+  }
+  return (req, res) => {
+    const started = process.hrtime.bigint()
+    dispatch(routes, req, res, limit, flags, started).catch((err: unknown) => {
+      const reply = errorReply(err, log, `${req.method ?? '?'} ${req.url ?? '?'}`)
+      try { send(req, res, flags, started, reply) } catch { res.destroy() }
+    })
+  }
+}
+
+function pluginRow (r: Record<string, unknown>): ProxyCachePluginRow {
+  return { id: String(r.id), name: String(r.name), config: (r.config ?? null) as Record<string, unknown> | null }
+}
+
+/** Every proxy-cache plugin row (from memory in DB-less mode). */
+async function proxyCacheRows (ctx: AdminContext): Promise<ProxyCachePluginRow[]> {
+  if (ctx.declarative !== undefined) return ctx.declarative.store().all('plugins').filter((r) => r.name === 'proxy-cache').map(pluginRow)
+  const r = await ctx.pool.query<Record<string, unknown>>("select id, name, config from plugins where name = 'proxy-cache'")
+  return r.rows.map(pluginRow)
+}
+
+/** The plugin row with this id, whatever its name. */
+async function proxyCacheRow (ctx: AdminContext, id: string): Promise<ProxyCachePluginRow | null> {
+  if (ctx.declarative !== undefined) {
+    const row = ctx.declarative.store().selectById('plugins', id)
+    return row === null ? null : pluginRow(row)
+  }
+  const r = await ctx.pool.query<Record<string, unknown>>('select id, name, config from plugins where id = $1', [id])
+  return r.rows.length === 0 ? null : pluginRow(r.rows[0]!)
+}
+
+/** A malformed HTTP request (node's parser refused it): a JSON 400, then close. */
+function onClientError (err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) { socket.destroy(); return }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+  const body = JSON.stringify({ message: tooLarge ? 'Request header or cookie too large' : 'Bad request' })
+  socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+    `Server: ${SERVER_TOKEN}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Connection: close\r\n\r\n${body}`)
+}
+
+export async function startAdmin (ctx: AdminContext, listeners: Listener[]): Promise<{ ports: number[]; close(): Promise<void> }> {
+  const handler = createAdminHandler(ctx)
+  const servers: Server[] = []
+  const ports: number[] = []
+  const sockets = new Set<Socket>()
+  const close = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+      s.close(() => resolve())
+      s.closeIdleConnections()
+    })))
+    for (const s of sockets) s.destroy()
+  }
+  try {
+    for (const l of listeners) {
+      if (l.ssl) continue // TLS admin listeners come with certificates support
+      const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, handler)
+      server.on('clientError', onClientError)
+      server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ host: l.host, port: l.port, backlog: l.backlog ?? 511 }, () => { server.off('error', reject); resolve() })
+      })
+      servers.push(server)
+      const addr = server.address()
+      ports.push(typeof addr === 'object' && addr !== null ? addr.port : l.port)
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { ports, close }
+}
+

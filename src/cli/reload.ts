@@ -1,0 +1,38 @@
+/**
+ * `sluice reload`: checks the configuration first (a bad one is reported here and never sent),
+ * then SIGHUP, then waits for the node's outcome in <prefix>/reload.json: exit 0 when the new
+ * worker generation serves, 1 when the node refused the reload (it keeps running either way).
+ * `--no-wait` only signals, as `kong reload` does.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigError } from '../config/load.ts'
+import { flag, type Parsed } from './args.ts'
+import { configFrom, logSettingErrors, readReloadState, runningPid } from './common.ts'
+
+export async function reload (p: Parsed): Promise<number> {
+  const config = configFrom(p)
+  const errors = logSettingErrors(config)
+  if (errors.length > 0) throw new ConfigError(errors)
+  const pid = runningPid(config)
+  if (pid === null) {
+    process.stderr.write(`Error: Sluice is not running at ${config.prefix}\n`)
+    return 1
+  }
+  const asked = Date.now()
+  process.kill(pid, 'SIGHUP')
+  if (flag(p, 'no-wait') !== undefined) { process.stdout.write('Reload signalled\n'); return 0 }
+  const t = flag(p, 't', 'timeout')
+  const deadline = asked + (typeof t === 'string' ? Number(t) * 1000 : 90_000)
+  while (Date.now() < deadline) {
+    const s = readReloadState(config)
+    if (s !== null && s.pid === pid && s.at >= asked) {
+      if (s.ok) { process.stdout.write(`Sluice reloaded: ${s.message}\n`); return 0 }
+      process.stderr.write(`Error: ${s.message}\n`)
+      return 1
+    }
+    try { process.kill(pid, 0) } catch { process.stderr.write('Error: Sluice exited during the reload\n'); return 1 }
+    await sleep(100)
+  }
+  process.stderr.write('Error: no reload outcome within the timeout (see the error log)\n')
+  return 1
+}

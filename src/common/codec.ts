@@ -1,0 +1,27 @@
+/**
+ * The one msgpackr instance of the process. Snapshots and thread messages that carry bulk data are
+ * encoded here, once, and decoded here; no other module constructs a Packr.
+ */
+import { Packr } from 'msgpackr'
+import type { Snapshot } from './snapshot.ts'
+
+// structuredClone-compatible plain data; records on (repeated row shapes share one structure).
+const packr = new Packr({ useRecords: true, moreTypes: false, bundleStrings: false })
+
+/** Encodes a snapshot into a SharedArrayBuffer-backed view: one encode, zero copies per worker. */
+export function encodeSnapshot (snapshot: Snapshot): Uint8Array {
+  const bytes = packr.pack(snapshot)
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength))
+  shared.set(bytes)
+  return shared
+}
+
+/**
+ * msgpackr's native string reader (msgpackr-extract) refuses SharedArrayBuffer-backed input
+ * ("source must be an ArrayBuffer") once strings are long, so a worker decodes from a private copy:
+ * one memcpy per worker per snapshot, far cheaper than the decode and compile after it.
+ */
+export function decodeSnapshot (bytes: Uint8Array): Snapshot {
+  const own = bytes.buffer instanceof SharedArrayBuffer ? Buffer.from(bytes) : bytes
+  return packr.unpack(own) as Snapshot
+}

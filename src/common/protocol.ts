@@ -1,0 +1,68 @@
+/**
+ * Messages between the primary and the workers: discriminated unions on `type`, nothing else
+ * crosses the thread boundary. Config flows primary -> worker; counters and metrics flow back.
+ */
+
+import type { CounterKey, RedisSettings, StoreKey } from './ratelimit/keys.ts'
+import type { MetricsDeltaMessage } from '../metrics/delta.ts'
+import type { ProxyCacheRequest, ProxyCacheResult } from '../plugins/proxy-cache/messages.ts'
+
+export const PROTOCOL_VERSION = 1
+
+export interface WorkerData {
+  protocol: number
+  workerId: number
+  /** Serialised Config (plain object). */
+  config: unknown
+}
+
+export type PrimaryToWorker =
+  | { type: 'snapshot'; version: number; bytes: Uint8Array }
+  | { type: 'shutdown'; graceMs: number }
+  // rate limiting (common/ratelimit, primary/ratelimit, worker/ratelimit-client.ts)
+  | RlInit
+  | RlTotals
+  // proxy-cache Admin API (plugins/proxy-cache/purge.ts, api.ts ProxyCacheRelay)
+  | ProxyCacheRequest
+
+export type WorkerToPrimary =
+  | { type: 'ready'; protocol: number; workerId: number; snapshotVersion: number; port: number }
+  | { type: 'snapshot-ack'; workerId: number; version: number; compileMs: number }
+  | { type: 'snapshot-error'; workerId: number; version: number; message: string }
+  | { type: 'metrics'; workerId: number; requests: number; connections: number }
+  | { type: 'error'; workerId: number; code: string; message: string }
+  | { type: 'drained'; workerId: number }
+  | RlDeltas
+  // Kong's Prometheus families, merged by the primary (metrics/delta.ts)
+  | MetricsDeltaMessage
+  | ProxyCacheResult
+
+/**
+ * Rate-limit handshake: the node's counter table (common/ratelimit/counter-table.ts), posted before
+ * the first snapshot, and again to a respawned worker (counts survive a worker crash).
+ */
+export interface RlInit { type: 'rl-init'; table: SharedArrayBuffer; tickMs: number; waitMs: number }
+
+/**
+ * Worker -> primary, at most once per tick: what the shared table cannot carry. The counts
+ * themselves (the deltas) are read by the primary from the table; this message registers the
+ * counters the worker created since its last message (slot, generation, columns for the store),
+ * the Redis settings of stores it has not named before, and `wake` when a request waits for quota
+ * (the primary then flushes at once if its last flush is a tick old).
+ */
+export interface RlDeltas {
+  type: 'rl-deltas'
+  workerId: number
+  slots: number[]
+  gens: number[]
+  keys: CounterKey[]
+  stores: Array<{ key: StoreKey; redis: RedisSettings }>
+  wake: boolean
+}
+
+/**
+ * Primary -> every worker after each flush: the totals (held quota, other nodes' usage) are already
+ * in the shared table; this tells which slots changed (their waiting requests re-check), the time
+ * of the sync, and which stores failed (requests waiting on them stop waiting).
+ */
+export interface RlTotals { type: 'rl-totals'; at: number; slots: number[]; down: StoreKey[] }

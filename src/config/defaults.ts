@@ -1,0 +1,74 @@
+/**
+ * The one table of configuration keys: Kong's names and defaults where Kong has the key
+ * (kong/templates/kong_defaults.lua), Sluice's own otherwise. Every key is typed here; load.ts
+ * parses file, SLUICE_* and KONG_* values through this table and nothing else.
+ */
+
+export type KeyType = 'string' | 'boolean' | 'number' | 'integer' | 'list' | 'size'
+
+export interface KeySpec {
+  type: KeyType
+  default: string
+  /** Allowed values for enum-like keys. */
+  oneOf?: readonly string[]
+  min?: number
+  max?: number
+  /** Not echoed back (GET /, logs). */
+  secret?: boolean
+  doc: string
+}
+
+export const CONFIG_KEYS = {
+  prefix: { type: 'string', default: '.sluice', doc: 'Working directory: pid file, logs, embedded PostgreSQL data, last good snapshot.' },
+  log_level: { type: 'string', default: 'notice', oneOf: ['debug', 'info', 'notice', 'warn', 'error', 'crit', 'alert', 'emerg'], doc: 'Error log verbosity.' },
+  proxy_access_log: { type: 'string', default: 'logs/access.log', doc: 'Proxy access log: a path (relative paths are under `prefix`), `/dev/stdout`, `/dev/stderr` or `off`, optionally followed by its format, `combined` (nginx\'s, the default) or `json` (e.g. `logs/access.log json`). Written by each worker in batches, never on the request path; reopened on SIGUSR1 (`sluice reopen`). With `--foreground` and no value set: stdout.' },
+  proxy_error_log: { type: 'string', default: 'logs/error.log', doc: 'Error log of the whole node (primary and workers), filtered by `log_level`: a path (relative paths are under `prefix`) or `/dev/stderr`; reopened on SIGUSR1. With `--foreground` and no value set: stderr.' },
+  admin_access_log: { type: 'string', default: 'logs/admin_access.log', doc: 'Admin API access log (Kong key). Accepted; the Admin API does not write an access log yet.' },
+  admin_error_log: { type: 'string', default: 'logs/error.log', doc: 'Kong key, accepted for compatibility: Sluice writes one error log, `proxy_error_log`.' },
+  status_access_log: { type: 'string', default: 'off', doc: 'Status API access log (combined format): a path, `/dev/stdout` or `off`.' },
+  status_error_log: { type: 'string', default: 'logs/status_error.log', doc: 'Kong key, accepted for compatibility: Status API errors go to `proxy_error_log`.' },
+  proxy_listen: { type: 'list', default: '0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384', doc: 'Proxy listeners (address:port [ssl] [http2] [reuseport] [backlog=N]), comma-separated; `off` disables.' },
+  admin_listen: { type: 'list', default: '127.0.0.1:8001 reuseport backlog=16384, 127.0.0.1:8444 http2 ssl reuseport backlog=16384', doc: 'Admin API listeners; `off` disables.' },
+  status_listen: { type: 'list', default: '127.0.0.1:8007 reuseport backlog=16384', doc: 'Status API listener (/status, /status/ready, /metrics); `off` disables.' },
+  nginx_worker_processes: { type: 'string', default: 'auto', doc: 'Proxy worker threads: `auto` (one per core) or a number.' },
+  database: { type: 'string', default: 'postgres', oneOf: ['postgres', 'off'], doc: '`postgres` or `off` (DB-less, with declarative_config).' },
+  declarative_config: { type: 'string', default: '', doc: 'Declarative config file served when database = off.' },
+  pg_host: { type: 'string', default: '', doc: 'PostgreSQL host. Unset: Sluice runs an embedded PostgreSQL under <prefix>/pgdata (Kong default: 127.0.0.1).' },
+  pg_port: { type: 'integer', default: '5432', min: 1, max: 65535, doc: 'PostgreSQL port.' },
+  pg_user: { type: 'string', default: 'kong', doc: 'PostgreSQL user.' },
+  pg_password: { type: 'string', default: '', secret: true, doc: 'PostgreSQL password.' },
+  pg_database: { type: 'string', default: 'kong', doc: 'PostgreSQL database.' },
+  pg_schema: { type: 'string', default: '', doc: 'PostgreSQL schema (search_path); empty: the server default.' },
+  pg_ssl: { type: 'boolean', default: 'off', doc: 'Use TLS to PostgreSQL.' },
+  pg_ssl_verify: { type: 'boolean', default: 'off', doc: 'Verify the PostgreSQL server certificate.' },
+  pg_timeout: { type: 'integer', default: '5000', min: 1, doc: 'PostgreSQL connect/query timeout (ms).' },
+  pg_max_concurrent_queries: { type: 'integer', default: '0', min: 0, doc: 'Pool size bound on the primary (0: Sluice default of 16).' },
+  pg_embedded_port: { type: 'integer', default: '54329', min: 1, max: 65535, doc: 'Port of the embedded PostgreSQL (loopback only).' },
+  db_update_frequency: { type: 'number', default: '5', min: 0.01, doc: 'Seconds between cluster_events catch-up polls (LISTEN/NOTIFY delivers changes at once; the poll catches what a dropped connection missed).' },
+  db_cache_warmup_entities: { type: 'list', default: 'services', doc: 'Accepted for compatibility; Sluice always holds the whole config in memory.' },
+  trusted_ips: { type: 'list', default: '', doc: 'Addresses/CIDRs whose X-Forwarded-* and real_ip_header are trusted (`0.0.0.0/0,::/0` trusts all).' },
+  real_ip_header: { type: 'string', default: 'X-Real-IP', doc: 'Header carrying the client address from trusted proxies (or `proxy_protocol`).' },
+  real_ip_recursive: { type: 'boolean', default: 'off', doc: 'Skip trusted addresses from the right of real_ip_header.' },
+  headers: { type: 'list', default: 'server_tokens, latency_tokens, X-Kong-Request-Id', doc: 'Headers Sluice adds to responses (`off` for none).' },
+  headers_upstream: { type: 'list', default: 'X-Kong-Request-Id', doc: 'Headers Sluice adds to upstream requests (`off` for none).' },
+  error_default_type: { type: 'string', default: 'text/plain', oneOf: ['application/json', 'text/html', 'text/plain', 'application/xml'], doc: 'Body type of gateway errors when the client states no preference.' },
+  nginx_http_client_max_body_size: { type: 'size', default: '0', doc: 'Largest request body (0: unlimited). Over it: 413.' },
+  client_max_body_size: { type: 'size', default: '0', doc: 'Alias of nginx_http_client_max_body_size.' },
+  nginx_admin_client_max_body_size: { type: 'size', default: '10m', doc: 'Largest Admin API request body.' },
+  large_client_header_buffers: { type: 'string', default: '4 8k', doc: 'nginx-style `N size`: a request line or header field over `size` is refused (414 / 400).' },
+  client_header_timeout: { type: 'integer', default: '60000', min: 1, doc: 'ms a client may take to send its header section. Not enforced by Sluice: uWebSockets.js closes a connection whose request head is incomplete after its own fixed idle timeout (8-12 s, no response, as nginx does on this timeout); see Known limits at the edge.' },
+  client_body_timeout: { type: 'integer', default: '60000', min: 1, doc: 'ms between two reads of a client body; past it: 408 and close, the upstream request is aborted. uWebSockets.js also drops a body slower than 16 KiB/s over 10 s; Sluice answers 408 before it does (Known limits at the edge).' },
+  lua_max_req_headers: { type: 'integer', default: '100', min: 1, max: 1000, doc: 'Request header fields the router and plugins see (Kong: the rest is not an error and is still proxied).' },
+  nginx_events_worker_connections: { type: 'string', default: 'auto', doc: 'Requests in progress per worker (`auto`: `ulimit -n` within 1024..16384, as Kong). Past it: 503 and close. Idle keep-alive connections and unfinished request heads are not counted (uWebSockets.js 20.30 does not report them).' },
+  upstream_keepalive_pool_size: { type: 'integer', default: '512', min: 0, doc: 'Idle upstream connections kept per target per worker.' },
+  upstream_keepalive_max_requests: { type: 'integer', default: '10000', min: 0, doc: 'Requests per upstream connection before it is closed.' },
+  upstream_keepalive_idle_timeout: { type: 'integer', default: '60', min: 0, doc: 'Seconds an idle upstream connection is kept.' },
+  upstream_transport: { type: 'string', default: 'undici', oneOf: ['undici', 'net'], doc: 'Upstream HTTP/1.1 client: `undici` (default) or `net` (Sluice\'s lean node:net transport; https upstreams always use undici).' },
+  router_flavor: { type: 'string', default: 'traditional_compatible', oneOf: ['traditional', 'traditional_compatible', 'expressions'], doc: 'Router semantics; Sluice implements traditional_compatible (traditional is served the same way).' },
+  allow_debug_header: { type: 'boolean', default: 'off', doc: 'Answer Kong-Debug requests with route/service headers.' },
+  plugins: { type: 'list', default: 'bundled', doc: 'Plugins that may be configured.' },
+  drain_timeout: { type: 'integer', default: '10000', min: 0, doc: 'ms to let in-flight requests finish on stop/reload.' },
+  node_id: { type: 'string', default: '', doc: 'Node UUID; generated into <prefix>/node.id when empty.' },
+} as const satisfies Record<string, KeySpec>
+
+export type ConfigKey = keyof typeof CONFIG_KEYS

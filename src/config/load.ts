@@ -1,0 +1,316 @@
+/**
+ * Builds the one typed Config: defaults (defaults.ts) < kong.conf-style file < KONG_<KEY> <
+ * SLUICE_<KEY> < explicit overrides. A bad value throws a ConfigError naming the key; nothing
+ * starts with a half-valid configuration.
+ */
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { CONFIG_KEYS, type ConfigKey, type KeySpec } from './defaults.ts'
+import { parseListen, type Listener } from './listen.ts'
+
+export class ConfigError extends Error {
+  readonly errors: string[]
+  constructor (errors: string[]) {
+    super(errors.join('\n'))
+    this.name = 'ConfigError'
+    this.errors = errors
+  }
+}
+
+/** Raw values after layering, still strings. */
+export type RawConfig = Record<ConfigKey, string>
+
+export interface Config {
+  raw: RawConfig
+  /** Where each key's value came from: default, file path, or the env var name. */
+  sources: Partial<Record<ConfigKey, string>>
+  prefix: string
+  logLevel: string
+  proxyListen: Listener[]
+  adminListen: Listener[]
+  statusListen: Listener[]
+  workers: number
+  database: 'postgres' | 'off'
+  declarativeConfig: string | null
+  /** null: embedded PostgreSQL under <prefix>/pgdata. */
+  pg: null | PgSettings
+  pgTimeout: number
+  pgMaxConcurrentQueries: number
+  pgEmbeddedPort: number
+  pgSchema: string | null
+  dbUpdateFrequencyMs: number
+  trustedIps: string[]
+  realIpHeader: string
+  realIpRecursive: boolean
+  headers: Set<string>
+  headersUpstream: Set<string>
+  errorDefaultType: string
+  clientMaxBodySize: number
+  adminMaxBodySize: number
+  largeHeaderBufferSize: number
+  largeHeaderBuffers: number
+  clientHeaderTimeoutMs: number
+  clientBodyTimeoutMs: number
+  /** lua_max_req_headers: header fields the router and plugins see. */
+  luaMaxReqHeaders: number
+  /** nginx_events_worker_connections resolved (`auto`: ulimit -n within 1024..16384). */
+  workerConnections: number
+  upstreamKeepalivePoolSize: number
+  upstreamKeepaliveMaxRequests: number
+  upstreamKeepaliveIdleTimeoutMs: number
+  upstreamTransport: 'undici' | 'net'
+  allowDebugHeader: boolean
+  plugins: string[]
+  drainTimeoutMs: number
+  nodeId: string | null
+}
+
+export interface PgSettings {
+  host: string
+  port: number
+  user: string
+  password: string
+  database: string
+  ssl: boolean
+  sslVerify: boolean
+}
+
+export interface LoadOptions {
+  /** kong.conf-style file; when absent, no file is read. */
+  file?: string | null
+  env?: NodeJS.ProcessEnv
+  overrides?: Partial<Record<string, string>>
+}
+
+/** `key = value` lines, `#` comments (not inside values after an escaped `\#`), blank lines. */
+export function parseConfFile (text: string, path: string): Array<[string, string, number]> {
+  const out: Array<[string, string, number]> = []
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!
+    const hash = line.search(/(?<!\\)#/)
+    if (hash >= 0) line = line.slice(0, hash)
+    line = line.replace(/\\#/g, '#').trim()
+    if (line === '') continue
+    const eq = line.indexOf('=')
+    if (eq <= 0) throw new ConfigError([`${path}:${i + 1}: expected 'key = value', got '${line}'`])
+    out.push([line.slice(0, eq).trim().toLowerCase(), line.slice(eq + 1).trim(), i + 1])
+  }
+  return out
+}
+
+function isKey (k: string): k is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, k)
+}
+
+export function loadConfig (opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env
+  const raw = {} as RawConfig
+  const sources: Partial<Record<ConfigKey, string>> = {}
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) raw[k] = CONFIG_KEYS[k].default
+
+  const errors: string[] = []
+  if (opts.file != null) {
+    let text: string
+    try {
+      text = readFileSync(opts.file, 'utf8')
+    } catch (err) {
+      throw new ConfigError([`could not read configuration file ${opts.file}: ${(err as Error).message}`])
+    }
+    for (const [k, v, line] of parseConfFile(text, opts.file)) {
+      // Unknown keys are kept quiet as Kong does for nginx_* injections, but typos are likelier: warn via errors only for non-nginx keys.
+      if (isKey(k)) { raw[k] = v; sources[k] = `${opts.file}:${line}` } else if (!k.startsWith('nginx_') && !k.startsWith('lua_')) {
+        // Kong ignores unknown keys with a warning; Sluice does the same (collected in Config.warnings by callers if needed).
+      }
+    }
+  }
+  for (const prefix of ['KONG_', 'SLUICE_']) {
+    for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+      const v = env[prefix + k.toUpperCase()]
+      if (v !== undefined) { raw[k] = v; sources[k] = prefix + k.toUpperCase() }
+    }
+  }
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) {
+    if (v === undefined) continue
+    if (!isKey(k)) { errors.push(`${k}: unknown configuration key`); continue }
+    raw[k] = v
+    sources[k] = 'command line'
+  }
+  if (errors.length > 0) throw new ConfigError(errors)
+  return buildConfig(raw, sources)
+}
+
+function typed (k: ConfigKey, errors: string[], source?: string): (v: string) => unknown {
+  const spec: KeySpec = CONFIG_KEYS[k]
+  return (v: string) => {
+    const where = source !== undefined ? `${k} (from ${source})` : k
+    switch (spec.type) {
+      case 'boolean': {
+        const s = v.trim().toLowerCase()
+        if (s === 'on' || s === 'true') return true
+        if (s === 'off' || s === 'false') return false
+        errors.push(`${where}: expected one of on, off, true, false; got '${v}'`)
+        return false
+      }
+      case 'integer':
+      case 'number': {
+        const s = v.trim()
+        const n = Number(s)
+        if (s === '' || !Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n))) {
+          errors.push(`${where}: expected ${spec.type === 'integer' ? 'an integer' : 'a number'}; got '${v}'`)
+          return 0
+        }
+        if (spec.min !== undefined && n < spec.min) errors.push(`${where}: must be >= ${spec.min}; got ${n}`)
+        if (spec.max !== undefined && n > spec.max) errors.push(`${where}: must be <= ${spec.max}; got ${n}`)
+        return n
+      }
+      case 'size': {
+        const n = parseSize(v)
+        if (n === null) { errors.push(`${where}: expected a size such as 0, 512, 8k, 10m or 1g; got '${v}'`); return 0 }
+        return n
+      }
+      case 'list':
+        return splitList(v)
+      case 'string':
+        if (spec.oneOf !== undefined && !spec.oneOf.includes(v.trim())) {
+          errors.push(`${where}: expected one of ${spec.oneOf.join(', ')}; got '${v}'`)
+        }
+        return v.trim()
+    }
+  }
+}
+
+export function splitList (v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter((s) => s !== '')
+}
+
+/** nginx sizes: `0`, `512`, `8k`, `10m`, `1g` (case-insensitive). */
+export function parseSize (v: string): number | null {
+  const m = /^\s*(\d+)\s*([kKmMgG]?)\s*$/.exec(v)
+  if (m === null) return null
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g']
+  return Number(m[1]) * mult
+}
+
+export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, string>> = {}): Config {
+  const errors: string[] = []
+  // Every key is parsed and checked, also those the current mode does not use.
+  const parsed = {} as Record<ConfigKey, unknown>
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) parsed[k] = typed(k, errors, sources[k])(raw[k])
+  const get = <T>(k: ConfigKey): T => parsed[k] as T
+  const listen = (k: ConfigKey): Listener[] => {
+    try {
+      return parseListen(k, get<string[]>(k))
+    } catch (err) {
+      errors.push((err as Error).message)
+      return []
+    }
+  }
+
+  let workers: number
+  const wp = raw.nginx_worker_processes.trim()
+  if (wp === 'auto') workers = Math.max(1, availableParallelism())
+  else if (/^\d+$/.test(wp) && Number(wp) >= 1 && Number(wp) <= 1024) workers = Number(wp)
+  else { errors.push(`nginx_worker_processes: expected 'auto' or a number from 1 to 1024; got '${wp}'`); workers = 1 }
+
+  const lchb = /^\s*(\d+)\s+(\S+)\s*$/.exec(raw.large_client_header_buffers)
+  let largeHeaderBuffers = 4
+  let largeHeaderBufferSize = 8192
+  if (lchb === null || parseSize(lchb[2]!) === null || Number(lchb[1]) < 1) {
+    errors.push(`large_client_header_buffers: expected 'N size' such as '4 8k'; got '${raw.large_client_header_buffers}'`)
+  } else {
+    largeHeaderBuffers = Number(lchb[1])
+    largeHeaderBufferSize = parseSize(lchb[2]!)!
+  }
+
+  const wc = raw.nginx_events_worker_connections.trim()
+  let workerConnections = 16384
+  if (wc === 'auto') workerConnections = Math.min(16384, Math.max(1024, openFilesLimit() ?? 16384))
+  else if (/^\d+$/.test(wc) && Number(wc) >= 1) workerConnections = Number(wc)
+  else errors.push(`nginx_events_worker_connections: expected 'auto' or a positive integer; got '${wc}'`)
+
+  const database = get<string>('database') as 'postgres' | 'off'
+  const pgHost = get<string>('pg_host')
+  const cfg: Config = {
+    raw,
+    sources,
+    prefix: resolve(get<string>('prefix') || '.sluice'),
+    logLevel: get<string>('log_level'),
+    proxyListen: listen('proxy_listen'),
+    adminListen: listen('admin_listen'),
+    statusListen: listen('status_listen'),
+    workers,
+    database,
+    declarativeConfig: get<string>('declarative_config') || null,
+    pg: pgHost === ''
+      ? null
+      : {
+          host: pgHost,
+          port: get<number>('pg_port'),
+          user: get<string>('pg_user'),
+          password: raw.pg_password,
+          database: get<string>('pg_database'),
+          ssl: get<boolean>('pg_ssl'),
+          sslVerify: get<boolean>('pg_ssl_verify'),
+        },
+    pgTimeout: get<number>('pg_timeout'),
+    pgMaxConcurrentQueries: get<number>('pg_max_concurrent_queries'),
+    pgEmbeddedPort: get<number>('pg_embedded_port'),
+    pgSchema: get<string>('pg_schema') || null,
+    dbUpdateFrequencyMs: Math.round(get<number>('db_update_frequency') * 1000),
+    trustedIps: get<string[]>('trusted_ips'),
+    realIpHeader: get<string>('real_ip_header'),
+    realIpRecursive: get<boolean>('real_ip_recursive'),
+    headers: headerSet(get<string[]>('headers')),
+    headersUpstream: headerSet(get<string[]>('headers_upstream')),
+    errorDefaultType: get<string>('error_default_type'),
+    clientMaxBodySize: Math.max(get<number>('nginx_http_client_max_body_size'), get<number>('client_max_body_size')),
+    adminMaxBodySize: get<number>('nginx_admin_client_max_body_size'),
+    largeHeaderBufferSize,
+    largeHeaderBuffers,
+    clientHeaderTimeoutMs: get<number>('client_header_timeout'),
+    clientBodyTimeoutMs: get<number>('client_body_timeout'),
+    luaMaxReqHeaders: get<number>('lua_max_req_headers'),
+    workerConnections,
+    upstreamKeepalivePoolSize: get<number>('upstream_keepalive_pool_size'),
+    upstreamKeepaliveMaxRequests: get<number>('upstream_keepalive_max_requests'),
+    upstreamKeepaliveIdleTimeoutMs: get<number>('upstream_keepalive_idle_timeout') * 1000,
+    upstreamTransport: get<string>('upstream_transport') as 'undici' | 'net',
+    allowDebugHeader: get<boolean>('allow_debug_header'),
+    plugins: get<string[]>('plugins'),
+    drainTimeoutMs: get<number>('drain_timeout'),
+    nodeId: get<string>('node_id') || null,
+  }
+  if (cfg.nodeId !== null && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(cfg.nodeId)) {
+    errors.push(`node_id: expected a UUID; got '${cfg.nodeId}'`)
+  }
+  if (database === 'off' && cfg.declarativeConfig === null) {
+    // Kong starts DB-less with an empty config; so does Sluice.
+  }
+  for (const l of [...cfg.trustedIps]) {
+    if (l !== 'unix:' && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(l)) errors.push(`trusted_ips: '${l}' is not an IP address or CIDR`)
+  }
+  if (errors.length > 0) throw new ConfigError(errors)
+  return cfg
+}
+
+/** The soft `ulimit -n` of this process (Linux /proc), or null where it cannot be read. */
+function openFilesLimit (): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    if (m === null) return null
+    return m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1])
+  } catch {
+    return null
+  }
+}
+
+function headerSet (list: string[]): Set<string> {
+  const s = new Set<string>()
+  for (const h of list) { if (h.toLowerCase() !== 'off') s.add(h.toLowerCase()) }
+  return s
+}
+
+/** The plain-object form that crosses to workers (structured clone keeps Sets). */
+export function configForWorkers (c: Config): Config { return c }

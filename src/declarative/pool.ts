@@ -1,0 +1,33 @@
+/**
+ * The primary's piscina pool for declarative work (parse, validate, flatten, snapshot build).
+ * One thread is enough: loads are serialised anyway (a second POST /config meanwhile gets 429);
+ * what matters is that none of it runs on the primary thread, where the Admin API answers.
+ */
+import { Piscina } from 'piscina'
+import type { LoadInput, LoadOutput } from './load.ts'
+
+const FILE = new URL('./worker.ts', import.meta.url)
+// A .ts worker needs the tsx loader registered inside the thread on Node 20 (see worker/ts-loader.mjs).
+const EXEC_ARGV = FILE.pathname.endsWith('.ts') ? ['--import', new URL('../worker/ts-loader.mjs', import.meta.url).href] : []
+
+export interface DeclarativePool {
+  load (input: LoadInput): Promise<LoadOutput>
+  /** The snapshot as Kong's export (YAML). */
+  exportYaml (bytes: Uint8Array): Promise<string>
+  close (): Promise<void>
+}
+
+export function createDeclarativePool (): DeclarativePool {
+  const pool = new Piscina({
+    filename: FILE.href,
+    minThreads: 1,
+    maxThreads: 1,
+    idleTimeout: 60_000,
+    execArgv: EXEC_ARGV,
+  })
+  return {
+    load: (input) => pool.run({ load: input }) as Promise<LoadOutput>,
+    exportYaml: (bytes) => pool.run({ export: bytes }) as Promise<string>,
+    close: () => pool.destroy(),
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The piscina worker: declarative loads and exports (load.ts) off the primary thread. Snapshot
+ * bytes travel in a SharedArrayBuffer both ways, so nothing large is copied between threads but
+ * the texts.
+ */
+import { exportSnapshot, runLoad, type LoadInput, type LoadOutput } from './load.ts'
+
+export type Task = { load: LoadInput } | { export: Uint8Array }
+
+export default function task (t: Task): LoadOutput | string {
+  return 'load' in t ? runLoad(t.load) : exportSnapshot(t.export)
+}

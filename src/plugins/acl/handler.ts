@@ -1,0 +1,125 @@
+/**
+ * acl (kong/plugins/acl/handler.lua + groups.lua, PRIORITY 950).
+ *
+ * The groups of the authenticated consumer (acls rows, indexed per snapshot: consumer id ->
+ * groups, in row order) or, when there is no consumer, or no credential, or
+ * always_use_authenticated_groups, the groups an external auth set (ctx.authenticatedGroups).
+ * `allow`: blocked unless in one of the groups; `deny`: blocked if in one. Blocked: 403 `You
+ * cannot consume this service`. Nobody authenticated: 401 `Unauthorized` (403 when a credential
+ * exists without a consumer). Allowed: `X-Consumer-Groups: g1, g2` upstream (or
+ * `X-Authenticated-Groups` for external groups) unless hide_groups_header.
+ *
+ * The verdict per (config, consumer groups) is computed once and cached on the prepared config.
+ */
+import { H_AUTHENTICATED_GROUPS, H_CONSUMER_GROUPS } from '../auth-consumer.ts'
+import type { PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
+
+export interface AclConfig {
+  allow?: string[] | null
+  deny?: string[] | null
+  hide_groups_header: boolean
+  always_use_authenticated_groups: boolean
+}
+
+interface ConsumerGroups {
+  readonly list: readonly string[]
+  readonly set: ReadonlySet<string>
+  readonly joined: string
+}
+
+interface Prepared {
+  readonly deny: boolean
+  readonly groups: readonly string[]
+  readonly hide: boolean
+  readonly alwaysAuthenticated: boolean
+  readonly byConsumer: ReadonlyMap<string, ConsumerGroups>
+  /** Verdict per consumer groups object: true (blocked) or the header value. */
+  readonly verdicts: Map<ConsumerGroups, true | string>
+}
+
+const EMPTY_GROUPS: ConsumerGroups = { list: [], set: new Set(), joined: '' }
+const FORBIDDEN = 'You cannot consume this service'
+
+function buildGroups (env: PrepareEnv): Map<string, ConsumerGroups> {
+  const lists = new Map<string, string[]>()
+  for (const row of env.rows('acls')) {
+    const id = (row.consumer as { id?: unknown } | null)?.id
+    const group = row.group
+    if (typeof id !== 'string' || typeof group !== 'string') continue
+    const l = lists.get(id)
+    if (l === undefined) lists.set(id, [group])
+    else l.push(group)
+  }
+  const out = new Map<string, ConsumerGroups>()
+  for (const [id, list] of lists) out.set(id, { list, set: new Set(list), joined: list.join(', ') })
+  return out
+}
+
+function verdict (c: Prepared, groups: ConsumerGroups): true | string {
+  let inGroup = false
+  for (const g of c.groups) if (groups.set.has(g)) { inGroup = true; break }
+  const blocked = c.deny ? inGroup : !inGroup
+  if (blocked) return true
+  return c.hide ? '' : groups.joined
+}
+
+function external (list: readonly string[]): ConsumerGroups {
+  return { list, set: new Set(list), joined: list.join(', ') }
+}
+
+function deny (ctx: PluginContext): void {
+  if (ctx.credential !== null) ctx.error(403, FORBIDDEN)
+  else ctx.error(401)
+}
+
+export const handler: PluginHandler<AclConfig, Prepared> = {
+  name: 'acl',
+  priority: 950,
+  prepare (c, env) {
+    const isDeny = Array.isArray(c.deny) && c.deny.length > 0
+    return {
+      deny: isDeny,
+      groups: (isDeny ? c.deny : c.allow) ?? [],
+      hide: c.hide_groups_header === true,
+      alwaysAuthenticated: c.always_use_authenticated_groups === true,
+      byConsumer: env.memo('acl:groups', () => buildGroups(env)),
+      verdicts: new Map(),
+    }
+  },
+  access (ctx, c) {
+    let consumerId: string | null = ctx.consumer?.id ?? null
+    if (consumerId === null) {
+      const cid = ctx.credential?.consumer_id
+      if (typeof cid === 'string') consumerId = cid
+    }
+    let result: true | string
+    if (consumerId === null) {
+      const ext = ctx.authenticatedGroups
+      if (ext === null) { deny(ctx); return }
+      result = verdict(c, external(ext))
+    } else {
+      const ext = ctx.credential === null || c.alwaysAuthenticated ? ctx.authenticatedGroups : null
+      if (ext !== null) {
+        consumerId = null
+        result = verdict(c, external(ext))
+      } else {
+        let groups = c.byConsumer.get(consumerId)
+        if (groups === undefined) {
+          if (!c.deny) { deny(ctx); return }
+          groups = EMPTY_GROUPS
+        }
+        let v = c.verdicts.get(groups)
+        if (v === undefined) {
+          v = verdict(c, groups)
+          c.verdicts.set(groups, v)
+        }
+        result = v
+      }
+    }
+    if (result === true) {
+      ctx.error(403, FORBIDDEN)
+      return
+    }
+    if (result !== '') ctx.setHeader(consumerId !== null ? H_CONSUMER_GROUPS : H_AUTHENTICATED_GROUPS, result)
+  },
+}

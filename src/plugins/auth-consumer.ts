@@ -1,0 +1,63 @@
+/**
+ * What every authentication plugin does on success or in "logical OR" mode (kong.md §4.3; the
+ * `set_consumer` / `set_anonymous_consumer` functions repeated in each Kong auth handler):
+ * authenticate the request, then set or clear X-Consumer-ID, X-Consumer-Custom-ID,
+ * X-Consumer-Username, X-Credential-Identifier and X-Anonymous-Consumer upstream.
+ */
+import type { ConsumerRow, CredentialRow, PluginContext, PrepareEnv } from './types.ts'
+
+export const H_CONSUMER_ID = 'x-consumer-id'
+export const H_CONSUMER_CUSTOM_ID = 'x-consumer-custom-id'
+export const H_CONSUMER_USERNAME = 'x-consumer-username'
+export const H_CREDENTIAL_IDENTIFIER = 'x-credential-identifier'
+export const H_ANONYMOUS = 'x-anonymous-consumer'
+export const H_CONSUMER_GROUPS = 'x-consumer-groups'
+export const H_AUTHENTICATED_GROUPS = 'x-authenticated-groups'
+
+/**
+ * `identifier`: the X-Credential-Identifier value (credential id for key-auth, username for
+ * basic-auth and hmac-auth, the jwt_secret key for jwt); null for the anonymous consumer.
+ */
+export function setConsumer (ctx: PluginContext, consumer: ConsumerRow | null, credential: CredentialRow | null, identifier: string | null): void {
+  ctx.authenticate(consumer, credential)
+  if (consumer !== null && typeof consumer.id === 'string') ctx.setHeader(H_CONSUMER_ID, consumer.id)
+  else ctx.clearHeader(H_CONSUMER_ID)
+  if (consumer !== null && typeof consumer.custom_id === 'string') ctx.setHeader(H_CONSUMER_CUSTOM_ID, consumer.custom_id)
+  else ctx.clearHeader(H_CONSUMER_CUSTOM_ID)
+  if (consumer !== null && typeof consumer.username === 'string') ctx.setHeader(H_CONSUMER_USERNAME, consumer.username)
+  else ctx.clearHeader(H_CONSUMER_USERNAME)
+  if (credential !== null && identifier !== null) ctx.setHeader(H_CREDENTIAL_IDENTIFIER, identifier)
+  else ctx.clearHeader(H_CREDENTIAL_IDENTIFIER)
+  if (credential !== null) ctx.clearHeader(H_ANONYMOUS)
+  else ctx.setHeader(H_ANONYMOUS, 'true')
+}
+
+/** `config.anonymous` resolved at compile time. */
+export interface Anonymous {
+  /** The consumer, or null when it does not exist (the request then answers 500). */
+  readonly consumer: ConsumerRow | null
+  readonly missing: string
+}
+
+export function prepareAnonymous (anonymous: unknown, env: PrepareEnv): Anonymous | null {
+  if (typeof anonymous !== 'string' || anonymous === '') return null
+  return {
+    consumer: env.consumers.find(anonymous) ?? null,
+    missing: `anonymous consumer ${anonymous} is configured but doesn't exist`,
+  }
+}
+
+/** On a failed authentication in "logical OR" mode. */
+export function setAnonymous (ctx: PluginContext, a: Anonymous): void {
+  if (a.consumer === null) {
+    ctx.error(500, a.missing)
+    return
+  }
+  setConsumer(ctx, a.consumer, null, null)
+}
+
+/** The consumer a credential row belongs to (the consumer index is per snapshot). */
+export function consumerOf (env: PrepareEnv, cred: { consumer?: { id?: unknown } | null }): ConsumerRow | null {
+  const id = cred.consumer?.id
+  return typeof id === 'string' ? (env.consumers.byId(id) ?? null) : null
+}

@@ -1,0 +1,128 @@
+/**
+ * basic-auth (kong/plugins/basic-auth/access.lua, PRIORITY 1100).
+ *
+ * Reads `Proxy-Authorization` first, then `Authorization`: `\s*[Bb]asic\s*(.+)` (unanchored),
+ * strict base64 (ngx.decode_base64: bad characters or a length of 4n+1 are refused, padding is
+ * optional), then `([^:]+):(.*)`. The password is checked as Kong stores it:
+ * `sha1(password .. consumer_id)` in hex. Every failure is 401 `Unauthorized` with
+ * `WWW-Authenticate: Basic realm="<realm>"`. hide_credentials removes the header(s) read.
+ * X-Credential-Identifier is the credential's username. Usernames are indexed once per snapshot.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { consumerOf, prepareAnonymous, setAnonymous, setConsumer, type Anonymous } from '../auth-consumer.ts'
+import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
+
+export interface BasicAuthConfig {
+  anonymous?: string | null
+  hide_credentials: boolean
+  realm: string
+}
+
+interface Entry {
+  readonly cred: CredentialRow
+  readonly consumer: ConsumerRow | null
+  readonly consumerId: Buffer
+  readonly hash: Buffer
+  readonly username: string
+}
+
+interface Prepared {
+  readonly anonymous: Anonymous | null
+  readonly hide: boolean
+  readonly headers: FlatHeaders
+  readonly users: ReadonlyMap<string, Entry>
+}
+
+function buildUsers (env: PrepareEnv): Map<string, Entry> {
+  const users = new Map<string, Entry>()
+  for (const row of env.rows('basicauth_credentials')) {
+    const username = row.username
+    const password = row.password
+    const consumer = row.consumer as { id?: unknown } | null
+    if (typeof username !== 'string' || typeof password !== 'string' || typeof consumer?.id !== 'string') continue
+    users.set(username, {
+      cred: row as unknown as CredentialRow,
+      consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
+      consumerId: Buffer.from(consumer.id),
+      hash: Buffer.from(password.toLowerCase(), 'latin1'),
+      username,
+    })
+  }
+  return users
+}
+
+const BASIC = /\s*[Bb]asic\s*(.+)/
+const PARTS = /([^:]+):(.*)/s
+const B64 = /^[A-Za-z0-9+/]*$/
+
+/** ngx.decode_base64 as latin1 text (byte-preserving); null when nginx would refuse it. */
+export function decodeBase64Strict (s: string): string | null {
+  const eq = s.indexOf('=')
+  const data = eq < 0 ? s : s.slice(0, eq)
+  if (!B64.test(data) || data.length % 4 === 1) return null
+  return Buffer.from(data, 'base64').toString('latin1')
+}
+
+interface Given { readonly username: string; readonly password: Buffer }
+
+function retrieve (ctx: PluginContext, header: string, value: string | undefined, hide: boolean): Given | null {
+  let given: Given | null = null
+  if (value !== undefined) {
+    const m = BASIC.exec(value)
+    if (m !== null) {
+      const decoded = decodeBase64Strict(m[1]!)
+      if (decoded !== null) {
+        const p = PARTS.exec(decoded)
+        if (p !== null) {
+          given = {
+            username: Buffer.from(p[1]!, 'latin1').toString('utf8'),
+            password: Buffer.from(p[2]!, 'latin1'),
+          }
+        }
+      }
+    }
+  }
+  if (hide) ctx.clearHeader(header)
+  return given
+}
+
+function valid (e: Entry, password: Buffer): boolean {
+  const digest = Buffer.from(createHash('sha1').update(password).update(e.consumerId).digest('hex'), 'latin1')
+  return digest.length === e.hash.length && timingSafeEqual(digest, e.hash)
+}
+
+function authenticate (ctx: PluginContext, c: Prepared): boolean {
+  const authorization = ctx.getHeader('authorization')
+  const proxyAuthorization = ctx.getHeader('proxy-authorization')
+  if (authorization === undefined && proxyAuthorization === undefined) return false
+  let entry: Entry | undefined
+  let given = retrieve(ctx, 'proxy-authorization', proxyAuthorization, c.hide)
+  if (given !== null) entry = c.users.get(given.username)
+  if (entry === undefined) {
+    given = retrieve(ctx, 'authorization', authorization, c.hide)
+    if (given === null) return false
+    entry = c.users.get(given.username)
+  }
+  if (entry === undefined || !valid(entry, given!.password)) return false
+  setConsumer(ctx, entry.consumer, entry.cred, entry.username)
+  return true
+}
+
+export const handler: PluginHandler<BasicAuthConfig, Prepared> = {
+  name: 'basic-auth',
+  priority: 1100,
+  prepare (c, env) {
+    return {
+      anonymous: prepareAnonymous(c.anonymous, env),
+      hide: c.hide_credentials === true,
+      headers: ['WWW-Authenticate', `Basic realm="${c.realm ?? 'service'}"`],
+      users: env.memo('basic-auth:users', () => buildUsers(env)),
+    }
+  },
+  access (ctx, c) {
+    if (c.anonymous !== null && ctx.credential !== null) return
+    if (authenticate(ctx, c)) return
+    if (c.anonymous !== null) setAnonymous(ctx, c.anonymous)
+    else ctx.error(401, 'Unauthorized', c.headers)
+  },
+}

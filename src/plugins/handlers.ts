@@ -1,0 +1,52 @@
+/**
+ * The plugin handlers a worker can run: a static import list (no filesystem scanning), so a new
+ * plugin is a folder plus one line here. Order does not matter: worker/plugin-chains.ts sorts by
+ * Kong's PRIORITY (ties: name descending). The primary never imports this file (schemas.ts is its
+ * list).
+ */
+import type { AnyPluginHandler } from './types.ts'
+import { handler as acl } from './acl/handler.ts'
+import { handler as basicAuth } from './basic-auth/handler.ts'
+import { handler as botDetection } from './bot-detection/handler.ts'
+import { handler as correlationId } from './correlation-id/handler.ts'
+import { handler as cors } from './cors/handler.ts'
+import { handler as hmacAuth } from './hmac-auth/handler.ts'
+import { handler as ipRestriction } from './ip-restriction/handler.ts'
+import { handler as jwt } from './jwt/handler.ts'
+import { handler as keyAuth } from './key-auth/handler.ts'
+import { handler as requestSizeLimiting } from './request-size-limiting/handler.ts'
+import { handler as requestTermination } from './request-termination/handler.ts'
+import { handler as requestTransformer } from './request-transformer/handler.ts'
+import { handler as responseTransformer } from './response-transformer/handler.ts'
+import { handler as redirect } from './redirect/handler.ts'
+import { handler as rateLimiting } from './rate-limiting/handler.ts'
+import { handler as responseRatelimiting } from './response-ratelimiting/handler.ts'
+import { handler as proxyCache } from './proxy-cache/handler.ts'
+import { handler as httpLog } from './http-log/handler.ts'
+import { handler as fileLog } from './file-log/handler.ts'
+import { handler as udpLog } from './udp-log/handler.ts'
+import { handler as tcpLog } from './tcp-log/handler.ts'
+
+export const HANDLERS: readonly AnyPluginHandler[] = [
+  correlationId,
+  botDetection,
+  cors,
+  jwt,
+  keyAuth,
+  basicAuth,
+  hmacAuth,
+  ipRestriction,
+  requestSizeLimiting,
+  acl,
+  rateLimiting,
+  responseRatelimiting,
+  requestTransformer,
+  responseTransformer,
+  redirect,
+  requestTermination,
+  proxyCache,
+  httpLog,
+  fileLog,
+  udpLog,
+  tcpLog,
+]

@@ -1,0 +1,18 @@
+/** udp-log config (kong/plugins/udp-log/schema.lua). */
+import type { PluginSchema } from '../schemas.ts'
+import { luaCode, typedefs } from '../../db/schema/typedefs.ts'
+
+export const schema: PluginSchema = {
+  fields: {
+    protocols: typedefs.protocols,
+    config: {
+      type: 'record',
+      fields: {
+        host: { ...typedefs.host, required: true },
+        port: { ...typedefs.port, required: true },
+        timeout: { type: 'number', default: 10000 },
+        custom_fields_by_lua: luaCode,
+      },
+    },
+  },
+}

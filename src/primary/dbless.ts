@@ -1,0 +1,254 @@
+/**
+ * The primary in DB-less mode (`database = off`, Kong's off strategy): no PostgreSQL. The
+ * configuration is `declarative_config` (or empty), and `POST /config` replaces all of it.
+ *
+ * Start-up: config -> declarative load (piscina: parse, validate, flatten, snapshot) -> workers ->
+ * Admin API. A file that does not validate stops the start with every error listed by path.
+ *
+ * A load is atomic: the new configuration is validated and its snapshot built off the primary
+ * thread; only a valid one is broadcast, and POST /config answers once every worker serves it.
+ * One load at a time; another POST meanwhile answers 429 with Retry-After, as Kong's does.
+ */
+import { hostname } from 'node:os'
+import { readFile } from 'node:fs/promises'
+import type { Config } from '../config/load.ts'
+import { log } from '../common/log.ts'
+import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
+import { createPool } from '../db/pool.ts'
+import { startAdmin } from '../admin/server.ts'
+import type { ConfigInput, DeclarativeAdmin } from '../admin/routes/config.ts'
+import type { Reply } from '../admin/respond.ts'
+import { enabledPlugins } from '../plugins/schemas.ts'
+import { countErrors, prettyPrintErrors, type DeclarativeErrT } from '../declarative/errors.ts'
+import { encodeTables, type LoadInput, type LoadOutput } from '../declarative/load.ts'
+import { EMPTY_CONFIG_HASH } from '../declarative/parse.ts'
+import { createDeclarativePool } from '../declarative/pool.ts'
+import { MemoryStore } from '../declarative/store.ts'
+import type { Datastore } from './database.ts'
+import type { PrimaryHandle } from './main.ts'
+import { nodeId as resolveNodeId } from './node-id.ts'
+import { RateLimitWriter } from './ratelimit/writer.ts'
+import { rateLimitSettings } from './ratelimit/settings.ts'
+import { Reloader } from './reload.ts'
+import { startStatusServer } from './status-server.ts'
+import type { BuiltSnapshot } from './snapshot.ts'
+import { Supervisor } from './workers.ts'
+
+/** How long POST /config waits for every worker to serve the new configuration. */
+const SWAP_WAIT_MS = 60_000
+
+interface Served { built: BuiltSnapshot; hash: string; store: MemoryStore; counts: Record<string, number> }
+
+/** A pool object for interfaces that want one: DB-less has no database, every query fails at once. */
+function noDatabase (config: Config): Datastore {
+  const pool = createPool({ host: '127.0.0.1', port: 1, user: 'none', password: '', database: 'none', ssl: false, sslVerify: false, timeoutMs: 1, max: 1 })
+  const refuse = (): Promise<never> => Promise.reject(new Error('database = off: DB-less mode has no database'))
+  Object.assign(pool, { query: refuse, connect: refuse })
+  return {
+    pool,
+    settings: { host: '', port: 0, user: '', password: '', database: '', ssl: false, sslVerify: false, schema: config.pgSchema },
+    embedded: null,
+    close: async () => {},
+  }
+}
+
+function describeFailure (out: Extract<LoadOutput, { ok: false }>): string {
+  const body = out.body as DeclarativeErrT | { message: string }
+  if ('fields' in body) {
+    const n = countErrors(body.fields)
+    return `${n} error${n === 1 ? '' : 's'}:\n${prettyPrintErrors(body.fields)}`
+  }
+  return body.message
+}
+
+export async function startDbless (config: Config): Promise<PrimaryHandle> {
+  const started = Date.now()
+  const node = resolveNodeId(config.prefix, config.nodeId)
+  const plugins = enabledPlugins(config.plugins)
+  const declarative = createDeclarativePool()
+  const ds = noDatabase(config)
+  const cleanup: Array<() => Promise<void>> = [() => declarative.close()]
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) await fn().catch((err) => log.error(`shutdown: ${(err as Error).message}`))
+  }
+  try {
+    let version = 0
+    let nextVersion = 0
+    let served!: Served
+    let supervisor = new Supervisor(config)
+
+    // rate limiting: `local` and `redis` work without a database; `cluster` counters have no store
+    const rlSettings = rateLimitSettings(config)
+    const rateLimit = new RateLimitWriter({ pg: null, tickMs: rlSettings.tickMs, slots: rlSettings.slots })
+    supervisor.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
+    rateLimit.onTotals((m) => supervisor.broadcastRl(m))
+    cleanup.push(() => rateLimit.close())
+
+    const snapshotView = (): { version: number; hash: string } | null => (served as Served | undefined) === undefined ? null : { version: served.built.version, hash: served.hash }
+    const ops = await startStatusServer(config, { nodeId: node, pool: null, supervisor: () => supervisor, snapshot: snapshotView })
+    ops.attach(supervisor)
+    cleanup.push(() => ops.close())
+
+    const load = async (input: Omit<LoadInput, 'version' | 'enabledPlugins'>): Promise<LoadOutput> =>
+      await declarative.load({ ...input, version: ++nextVersion, enabledPlugins: plugins })
+
+    const toServed = (out: Extract<LoadOutput, { ok: true }>): Served => ({
+      built: { version: out.version, hash: out.snapshotHash, bytes: out.bytes, buildMs: out.buildMs },
+      hash: out.hash,
+      store: new MemoryStore(out.bytes),
+      counts: out.counts,
+    })
+
+    // ---- the first configuration
+    if (config.declarativeConfig !== null) {
+      const file = config.declarativeConfig
+      const text = await readFile(file).catch((err: Error) => { throw new Error(`could not read declarative_config ${file}: ${err.message}`) })
+      const out = await load({ text, filename: file })
+      if (!out.ok) throw new Error(`declarative_config ${file} is invalid: ${describeFailure(out)}`)
+      served = toServed(out)
+      log.notice(`declarative config ${file}: ${out.total} entities loaded in ${(out.parseMs + out.buildMs).toFixed(0)} ms`)
+    } else {
+      const v = ++nextVersion
+      const bytes = encodeTables({}, v, EMPTY_CONFIG_HASH)
+      served = { built: { version: v, hash: EMPTY_CONFIG_HASH, bytes, buildMs: 0 }, hash: EMPTY_CONFIG_HASH, store: new MemoryStore(null), counts: {} }
+    }
+    version = served.built.version
+    await supervisor.start(served.built)
+    cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
+
+    const reloader = new Reloader({
+      config,
+      current: () => supervisor,
+      snapshot: () => served.built,
+      create: (cfg) => {
+        const s = new Supervisor(cfg)
+        ops.attach(s)
+        s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
+        return s
+      },
+      swap: (next) => { supervisor = next },
+      retired: (old) => { ops.detach(old) },
+      outcome: (o) => { ops.noteReload(o.ok, o.message) },
+    })
+    cleanup.push(() => reloader.close())
+
+    // ---- POST /config
+    let loading: { since: number } | null = null
+    let lastLoadMs = 1000
+    const apply = async (input: ConfigInput): Promise<Reply> => {
+      if (loading !== null) {
+        const left = Math.ceil((lastLoadMs - (Date.now() - loading.since)) / 1000)
+        return { status: 429, body: { message: 'Currently loading previous configuration' }, headers: { 'Retry-After': String(Math.min(10, Math.max(1, left))) } }
+      }
+      loading = { since: Date.now() }
+      try {
+        const req: Omit<LoadInput, 'version' | 'enabledPlugins'> = { flattenErrors: input.flattenErrors, respond: true }
+        if (input.table !== undefined) req.table = input.table
+        if (input.text !== undefined) req.text = input.text
+        if (input.jsonBody !== undefined) req.jsonBody = input.jsonBody
+        if (input.checkHash) req.checkHash = served.hash
+        const out = await load(req)
+        if (!out.ok) return out.status === 304 ? { status: 304 } : { status: out.status, body: out.body }
+        const next = toServed(out)
+        supervisor.broadcast(next.built)
+        served = next
+        version = next.built.version
+        await supervisor.waitForVersion(next.built.version, SWAP_WAIT_MS).catch((err: Error) => {
+          log.warn(`POST /config: not every worker serves configuration ${next.built.version} yet: ${err.message}`)
+        })
+        log.notice(`POST /config: ${out.total} entities loaded (hash ${out.hash}) in ${(out.parseMs + out.buildMs).toFixed(0)} ms`)
+        return { status: 201, body: out.body ?? '{}', headers: { 'Content-Type': 'application/json; charset=utf-8' } }
+      } finally {
+        lastLoadMs = Date.now() - loading.since
+        loading = null
+      }
+    }
+
+    /** Loads a file as the served configuration; null, or why it was refused. */
+    const applyFile = async (file: string): Promise<string | null> => {
+      if (loading !== null) return 'a POST /config is being loaded; declarative_config not re-read'
+      loading = { since: Date.now() }
+      try {
+        const out = await load({ text: await readFile(file), filename: file })
+        if (!out.ok) return `declarative_config ${file} is invalid (the served configuration stays): ${describeFailure(out)}`
+        const next = toServed(out)
+        supervisor.broadcast(next.built)
+        served = next
+        version = next.built.version
+        log.notice(`declarative config ${file}: ${out.total} entities reloaded`)
+        return null
+      } finally {
+        loading = null
+      }
+    }
+
+    const admin: DeclarativeAdmin = {
+      store: () => served.store,
+      apply,
+      exportYaml: () => declarative.exportYaml(served.built.bytes),
+    }
+
+    const adminServer = await startAdmin({
+      config,
+      pool: ds.pool,
+      nodeId: node,
+      hostname: hostname(),
+      declarative: admin,
+      // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
+      proxyCache: (r) => supervisor.proxyCache.ask(r),
+      status: async () => {
+        const workers = supervisor.summary()
+        const total = workers.reduce((a, w) => a + w.requests, 0)
+        const active = workers.reduce((a, w) => a + w.connections, 0)
+        return {
+          database: { reachable: false },
+          server: {
+            connections_accepted: total, connections_active: active, connections_handled: total,
+            connections_reading: 0, connections_writing: active, connections_waiting: 0, total_requests: total,
+          },
+          memory: { workers_lua_vms: [], lua_shared_dicts: {} },
+          configuration_hash: served.hash,
+          sluice: { version: SLUICE_VERSION, snapshot_version: version, workers },
+        }
+      },
+      info: () => ({
+        pids: { master: process.pid, workers: supervisor.summary().map((w) => w.thread_id) },
+        sluice_version: SLUICE_VERSION,
+        kong_version: KONG_VERSION,
+      }),
+    }, config.adminListen)
+    cleanup.push(() => adminServer.close())
+
+    const counts = Object.entries(served.counts).map(([t, n]) => `${n} ${t}`).join(', ')
+    log.notice(`sluice ${SLUICE_VERSION} (Kong ${KONG_VERSION} API) started DB-less in ${Date.now() - started} ms: ` +
+      `${config.workers} worker(s) on ${config.proxyListen.filter((l) => !l.ssl).map((l) => `${l.host}:${l.port}`).join(', ')}, ` +
+      `Admin API on ${adminServer.ports.join(', ')}, node ${node}, ${counts === '' ? 'empty configuration' : counts}`)
+
+    let stopped: Promise<void> | null = null
+    return {
+      nodeId: node,
+      adminPorts: adminServer.ports,
+      get supervisor () { return supervisor },
+      datastore: ds,
+      ops,
+      // A reload also re-reads declarative_config (as `kong reload` does); an invalid file keeps the served one.
+      async reload (next) {
+        const o = await reloader.reload(next)
+        const file = next.declarativeConfig
+        if (!o.ok || file === null) return o
+        const r = await applyFile(file).catch((err: Error) => err.message)
+        return r === null ? o : { ...o, ok: false, message: `${o.message}; ${r}` }
+      },
+      rateLimit,
+      version: () => version,
+      async sync () { await supervisor.waitForVersion(version) },
+      stop () {
+        stopped ??= stopAll()
+        return stopped
+      },
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

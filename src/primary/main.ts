@@ -1,0 +1,260 @@
+/**
+ * The primary thread, in start-up order: config -> datastore (embedded or configured PostgreSQL)
+ * -> schema check/bootstrap -> config cache -> first snapshot -> workers -> Admin API -> cluster
+ * sync. The primary never proxies a request; it owns the pool, the cache and the workers.
+ *
+ * Change flow: cluster sync applies events to the cache -> a rebuild is scheduled (coalesced:
+ * a burst of writes costs one snapshot) -> encoded once -> broadcast -> workers ack the version.
+ */
+import { hostname } from 'node:os'
+import type { Config } from '../config/load.ts'
+import { log } from '../common/log.ts'
+import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
+import { ConfigCache, SNAPSHOT_TABLES, type Row } from './config-cache.ts'
+import { buildSnapshot, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
+import { Supervisor } from './workers.ts'
+import { ClusterSync, type ClusterEvent } from './cluster-sync.ts'
+import { openDatastore, prepareSchema, type Datastore } from './database.ts'
+import { isConnectionError } from '../db/pool.ts'
+import { nodeId as resolveNodeId } from './node-id.ts'
+import { startAdmin } from '../admin/server.ts'
+import { startStatusServer, type StatusServer } from './status-server.ts'
+import { Reloader, type ReloadOutcome } from './reload.ts'
+import { RateLimitWriter } from './ratelimit/writer.ts'
+import { rateLimitSettings } from './ratelimit/settings.ts'
+import { registerCollector } from '../metrics/registry.ts'
+
+export interface PrimaryHandle {
+  nodeId: string
+  adminPorts: number[]
+  /** The worker generation serving now (a reload replaces it). */
+  readonly supervisor: Supervisor
+  datastore: Datastore
+  /** Status API (status_listen) and the node's metrics store. */
+  ops: StatusServer
+  /** Applies a freshly loaded configuration: a new worker generation, the old one drains (reload.ts). */
+  reload (next: Config): Promise<ReloadOutcome>
+  /** Rate limiting: the node's batched counter writer; `rateLimit.stats()` is for /status. */
+  rateLimit: RateLimitWriter
+  /** The snapshot version the workers should be serving. */
+  version (): number
+  /** Resolves once every change committed before the call is served by every worker. */
+  sync (): Promise<void>
+  stop (): Promise<void>
+}
+
+export async function startPrimary (config: Config): Promise<PrimaryHandle> {
+  // ---- declarative: DB-less mode (database = off) has its own start-up (dbless.ts)
+  if (config.database === 'off') return (await import('./dbless.ts')).startDbless(config)
+  const started = Date.now()
+  const node = resolveNodeId(config.prefix, config.nodeId)
+  const ds = await openDatastore(config)
+  const cleanup: Array<() => Promise<void>> = [() => ds.close()]
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) await fn().catch((err) => log.error(`shutdown: ${(err as Error).message}`))
+    if (ds.embedded !== null && ds.embedded.started) await ds.embedded.stop().catch((err) => log.error((err as Error).message))
+  }
+  try {
+    const cache = new ConfigCache()
+    let version = 0
+    let built: BuiltSnapshot | null = null
+    // `let`: a reload swaps in a new worker generation (reload.ts); every use below reads the current one.
+    let supervisor = new Supervisor(config)
+
+    // --- rate limiting: the counter table every worker shares, and its batched writer ---
+    const rlSettings = rateLimitSettings(config)
+    const rateLimit = new RateLimitWriter({
+      pg: { ...ds.settings, timeoutMs: Math.min(config.pgTimeout, 2000) },
+      tickMs: rlSettings.tickMs,
+      slots: rlSettings.slots,
+    })
+    supervisor.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
+    rateLimit.onTotals((m) => supervisor.broadcastRl(m))
+    cleanup.push(() => rateLimit.close()) // after the workers stopped: the last deltas go out
+    // Rate-limit health on /metrics: whether the limits hold (flush size and latency, sync lag, overshoot).
+    const offRlMetrics = registerCollector('ratelimit', (w) => {
+      const st = rateLimit.stats()
+      const g = (name: string, help: string, v: number, type: 'gauge' | 'counter' = 'gauge'): void => { w.family(name, type, help); w.sample(name, '', v) }
+      g('sluice_ratelimit_flush_rows', 'Counters written in the last rate-limit flush', st.counters_last_flush)
+      g('sluice_ratelimit_statements_per_second', 'Rate-limit statements per second sent to the store (last 10 s)', st.statements_per_second)
+      g('sluice_ratelimit_flush_latency_ms', 'Latency of the last rate-limit flush', st.flush_latency_ms.last)
+      g('sluice_ratelimit_sync_lag_ms', 'Age of the cluster-wide totals the workers enforce', st.sync_lag_ms)
+      g('sluice_ratelimit_overshoot_total', 'Requests admitted above a limit (ended windows)', st.overshoot.total, 'counter')
+      g('sluice_ratelimit_flush_errors_total', 'Rate-limit flushes that failed', st.flush_errors_total, 'counter')
+    })
+    cleanup.push(async () => { offRlMetrics() })
+    // --- end rate limiting ---
+
+    // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
+    // /status/ready answers 503 until every worker serves one. Closed after the workers (cleanup runs in reverse).
+    const ops = await startStatusServer(config, { nodeId: node, pool: ds.pool, supervisor: () => supervisor, snapshot: () => built })
+    ops.attach(supervisor)
+    cleanup.push(() => ops.close())
+    // ---- END ops ----
+
+    const sync = new ClusterSync({
+      pool: ds.pool,
+      settings: ds.settings,
+      pollMs: config.dbUpdateFrequencyMs,
+      name: `sluice-listen-${node.slice(0, 8)}`,
+      apply: async (events: ClusterEvent[]) => {
+        let full = false
+        const seen = new Set<string>()
+        for (const e of events) {
+          if (e.channel !== 'crud' || e.data === null) { full = full || e.channel === 'reload'; continue }
+          let d: { entity?: string; id?: string }
+          try { d = JSON.parse(e.data) as { entity?: string; id?: string } } catch { continue }
+          if (typeof d.entity !== 'string' || typeof d.id !== 'string' || !cache.has(d.entity)) continue
+          const key = `${d.entity}:${d.id}`
+          if (seen.has(key)) continue
+          seen.add(key)
+          await cache.refresh(ds.pool, d.entity, d.id)
+        }
+        if (full) await cache.loadEverything(ds.pool)
+        publish()
+      },
+      reloadAll: async () => { await cache.loadEverything(ds.pool); publish() },
+    })
+
+    let builtGeneration = -1
+    const publish = (): void => {
+      if (cache.generation === builtGeneration) return
+      builtGeneration = cache.generation
+      built = buildSnapshot(cache, ++version)
+      log.debug(`snapshot ${built.version} built in ${built.buildMs.toFixed(1)} ms (${built.bytes.byteLength} bytes)`)
+      supervisor.broadcast(built)
+      saveLastGood(config.prefix, built).catch((err) => log.warn(`could not save the last good snapshot: ${(err as Error).message}`))
+    }
+
+    /** Schema check + full load; the xmin mark comes first so no change between is lost. */
+    const loadFromDatabase = async (): Promise<void> => {
+      await prepareSchema(ds.pool)
+      await sync.mark()
+      await cache.loadEverything(ds.pool)
+    }
+
+    // Start-up while PostgreSQL is unreachable: serve the last good snapshot saved under the prefix,
+    // keep trying, and switch to the database (full load + cluster sync) when it answers.
+    let savedSnapshotAt: string | null = null
+    try {
+      await loadFromDatabase()
+    } catch (err) {
+      if (!isConnectionError(err)) throw err
+      const last = await loadLastGood(config.prefix)
+      if (last === null) {
+        throw new Error(`PostgreSQL is unreachable (${(err as Error).message}) and no saved configuration exists under ${config.prefix} to serve meanwhile`)
+      }
+      cache.replace({ services: last.services, routes: last.routes, ...last.entities } as unknown as Record<string, Row[]>)
+      savedSnapshotAt = new Date().toISOString()
+      log.error(`PostgreSQL is unreachable (${(err as Error).message}): serving the last good configuration saved under ${config.prefix} (hash ${last.hash}) until it returns`)
+    }
+    builtGeneration = cache.generation
+    built = buildSnapshot(cache, ++version)
+    if (savedSnapshotAt === null) await saveLastGood(config.prefix, built).catch(() => {})
+    await supervisor.start(built)
+    cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
+
+    // ---- BEGIN reload (SIGHUP / `sluice reload`): a new worker generation with the new config (reload.ts).
+    // Per-generation wiring goes in `create`: every listener a Supervisor needs must be attached there too.
+    const reloader = new Reloader({
+      config,
+      current: () => supervisor,
+      snapshot: () => built,
+      create: (cfg) => {
+        const s = new Supervisor(cfg)
+        ops.attach(s)
+        s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
+        return s
+      },
+      swap: (next) => { supervisor = next },
+      retired: (old) => { ops.detach(old) },
+      outcome: (o) => { ops.noteReload(o.ok, o.message) },
+    })
+    cleanup.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
+    // ---- END reload ----
+
+    const admin = await startAdmin({
+      config,
+      pool: ds.pool,
+      nodeId: node,
+      hostname: hostname(),
+      // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
+      proxyCache: (r) => supervisor.proxyCache.ask(r),
+      status: async () => {
+        let reachable = true
+        try { await ds.pool.query('select 1') } catch { reachable = false }
+        const workers = supervisor.summary()
+        const total = workers.reduce((a, w) => a + w.requests, 0)
+        const active = workers.reduce((a, w) => a + w.connections, 0)
+        return {
+          database: { reachable },
+          server: {
+            connections_accepted: total, connections_active: active, connections_handled: total,
+            connections_reading: 0, connections_writing: active, connections_waiting: 0, total_requests: total,
+          },
+          memory: { workers_lua_vms: [], lua_shared_dicts: {} },
+          configuration_hash: built?.hash ?? '00000000000000000000000000000000',
+          sluice: { version: SLUICE_VERSION, snapshot_version: version, serving_saved_snapshot: savedSnapshotAt !== null, workers, rate_limiting: rateLimit.stats() },
+        }
+      },
+      info: () => ({
+        pids: { master: process.pid, workers: supervisor.summary().map((w) => w.thread_id) },
+        sluice_version: SLUICE_VERSION,
+        kong_version: KONG_VERSION,
+      }),
+    }, config.adminListen)
+    cleanup.push(() => admin.close())
+    let recovery: NodeJS.Timeout | null = null
+    let halted = false
+    if (savedSnapshotAt === null) {
+      await sync.start()
+    } else {
+      let delay = 500
+      const retry = (): void => {
+        recovery = setTimeout(() => {
+          loadFromDatabase().then(async () => {
+            recovery = null
+            if (halted) return
+            savedSnapshotAt = null
+            log.notice('PostgreSQL is reachable: configuration reloaded from the database')
+            publish()
+            await sync.start()
+          }, (err) => {
+            if (!isConnectionError(err)) log.error(`reconnecting to PostgreSQL: ${(err as Error).message}`)
+            delay = Math.min(delay * 2, 5000)
+            if (!halted) retry()
+          })
+        }, delay)
+      }
+      retry()
+    }
+    cleanup.push(async () => { halted = true; if (recovery !== null) clearTimeout(recovery); await sync.stop() })
+
+    log.notice(`sluice ${SLUICE_VERSION} (Kong ${KONG_VERSION} API) started in ${Date.now() - started} ms: ` +
+      `${config.workers} worker(s) on ${config.proxyListen.filter((l) => !l.ssl).map((l) => `${l.host}:${l.port}`).join(', ')}, ` +
+      `Admin API on ${admin.ports.join(', ')}, node ${node}, ${SNAPSHOT_TABLES.map((t) => `${cache.rows(t).length} ${t}`).join(', ')}`)
+
+    let stopped: Promise<void> | null = null
+    return {
+      nodeId: node,
+      adminPorts: admin.ports,
+      get supervisor () { return supervisor },
+      datastore: ds,
+      ops,
+      reload: (next) => reloader.reload(next),
+      rateLimit,
+      version: () => version,
+      async sync () {
+        await sync.flush()
+        await supervisor.waitForVersion(version)
+      },
+      stop () {
+        stopped ??= stopAll()
+        return stopped
+      },
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

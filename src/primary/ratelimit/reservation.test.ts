@@ -1,0 +1,115 @@
+/**
+ * The reservation algorithm end to end in one process and fast: three writers (three nodes, each
+ * its own counter table) on one in-memory store that does what the PostgreSQL statement does
+ * (pg-store.ts), with simulated requests taking quota from the tables. The PostgreSQL version of
+ * the same bound is test/integration/ratelimit-cluster.test.ts.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { S_AVAIL, S_DEMAND, S_GEN } from '../../common/ratelimit/counter-table.ts'
+import { hashFinish, hashString, lanes } from '../../common/ratelimit/hash.ts'
+import type { CounterKey } from '../../common/ratelimit/keys.ts'
+import type { CounterStore, FlushResult, FlushRow } from './store.ts'
+import { RateLimitWriter } from './writer.ts'
+
+/** The statement's semantics (pg-store.ts), row by row. */
+class MemoryStore implements CounterStore {
+  readonly key = 'pg'
+  readonly rows = new Map<string, { value: number; reserved: number }>()
+  statements = 0
+  async flush (rows: readonly FlushRow[]): Promise<FlushResult[]> {
+    this.statements++
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    return rows.map((r) => {
+      const id = `${r.key.identifier}|${r.key.period}|${r.key.windowStart}`
+      const m = this.rows.get(id) ?? { value: 0, reserved: 0 }
+      m.value += r.delta
+      const base = Math.max(m.reserved, m.value)
+      const granted = r.want >= 0 ? Math.min(r.want, Math.max(0, r.lim - base)) : r.want
+      m.reserved = Math.max(m.value, base + granted)
+      this.rows.set(id, m)
+      return { value: m.value, reserved: m.reserved, granted, lim: r.lim }
+    })
+  }
+
+  async close (): Promise<void> {}
+}
+
+const windowStart = Math.floor(Date.now() / 3_600_000) * 3600
+
+function key (): CounterKey {
+  return {
+    table: 'rl', store: 'pg', identifier: 'k', period: 'hour', periodIndex: 2, windowStart, windowEnd: windowStart + 3600,
+    prevStart: null, serviceId: '0', routeId: '0', ttl: 3600, redisKey: '', redisPrevKey: null, syncMs: 0,
+  }
+}
+
+interface Node { w: RateLimitWriter; slot: number; admitted: number }
+
+function startNode (store: MemoryStore, lim: number): Node {
+  const w = new RateLimitWriter({ pg: null, tickMs: 10, waitMs: 1000, slots: 1024, createStore: () => store })
+  hashString('k')
+  hashFinish(lanes[0]!, lanes[1]!, 2, windowStart)
+  const slot = w.table.findOrInsert(0, windowStart + 4000, windowStart, 2, lim)
+  w.onDeltas({ type: 'rl-deltas', workerId: 0, slots: [slot], gens: [w.table.load(slot, S_GEN)], keys: [key()], stores: [], wake: true })
+  return { w, slot, admitted: 0 }
+}
+
+/** `perMs` requests per millisecond on each node while `active(node, elapsed)`, for `ms`. */
+async function drive (nodes: Node[], perMs: number, ms: number, active: (i: number, elapsed: number) => boolean): Promise<void> {
+  const t0 = Date.now()
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const el = Date.now() - t0
+      if (el > ms) { clearInterval(timer); resolve(); return }
+      nodes.forEach((n, i) => {
+        if (!active(i, el)) return
+        for (let k = 0; k < perMs; k++) {
+          if (n.w.table.acquireHeld(n.slot) >= 0) n.admitted++
+          else n.w.table.add(n.slot, S_DEMAND, 1)
+        }
+      })
+    }, 1)
+  })
+}
+
+test('reservation: 3 nodes hammering one counter never pass more than the limit, and pass ~all of it', async () => {
+  const store = new MemoryStore()
+  const L = 5000
+  const nodes = [startNode(store, L), startNode(store, L), startNode(store, L)]
+  try {
+    await drive(nodes, 5, 1500, () => true)
+    const total = nodes.reduce((a, n) => a + n.admitted, 0)
+    assert.ok(total <= L, `admitted ${total}`)
+    assert.ok(total >= 0.98 * L, `admitted ${total}`)
+    assert.ok(store.rows.get(`k|hour|${windowStart}`)!.reserved <= L)
+  } finally {
+    for (const n of nodes) await n.w.close()
+  }
+})
+
+test('reservation: a node whose clients stop gives its quota back, the others use it', async () => {
+  const store = new MemoryStore()
+  const L = 3000
+  const nodes = [startNode(store, L), startNode(store, L), startNode(store, L)]
+  try {
+    // node 0 is busy for the first 150 ms, then stops at a moment it holds quota; the others go on
+    let heldWhenStopped = -1
+    await drive(nodes, 4, 2500, (i, el) => {
+      if (i !== 0) return true
+      if (heldWhenStopped >= 0) return false
+      const avail = nodes[0]!.w.table.load(nodes[0]!.slot, S_AVAIL)
+      if (el >= 150 && avail >= 0.02 * L) { heldWhenStopped = avail; return false }
+      return true
+    })
+    assert.ok(heldWhenStopped > 0, 'node 0 never held quota to give back')
+    assert.equal(nodes[0]!.w.table.load(nodes[0]!.slot, S_AVAIL), 0, 'node 0 gave its quota back')
+    const total = nodes.reduce((a, n) => a + n.admitted, 0)
+    assert.ok(total <= L, `admitted ${total}`)
+    assert.ok(total >= 0.98 * L, `admitted ${total} (${nodes.map((n) => n.admitted).join(', ')})`)
+    // statements: at most one per node per tick
+    assert.ok(store.statements <= 3 * (2500 / 10 + 5), `statements ${store.statements}`)
+  } finally {
+    for (const n of nodes) await n.w.close()
+  }
+})

@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { compileHeaderRegex, compilePathRegex, literalPrefix, translateRegex } from './regex.ts'
+
+describe('regex: Rust syntax to JS', () => {
+  it('named groups: (?P<n>...) and (?<n>...)', () => {
+    const r = compilePathRegex('/users/(?P<id>\\d+)/(?<tab>[a-z]+)')
+    assert.ok(typeof r !== 'string')
+    assert.deepEqual({ ...r.re.exec('/users/12/posts')?.groups }, { id: '12', tab: 'posts' })
+  })
+  it('anchors at the start only, as "^" .. path (later alternation branches stay unanchored)', () => {
+    const r = compilePathRegex('/a|/b')
+    assert.ok(typeof r !== 'string')
+    assert.equal(r.re.test('/x/a'), false)
+    assert.equal(r.re.test('/x/b'), true)
+    assert.equal(r.literalPrefix, '')
+  })
+  it('leading inline flags become RegExp flags; others are refused', () => {
+    const r = compilePathRegex('(?i)/abc')
+    assert.ok(typeof r !== 'string')
+    assert.equal(r.re.test('/ABC'), true)
+    assert.equal(typeof compilePathRegex('/a(?i:b)'), 'string')
+    assert.equal(typeof compilePathRegex('(?x)/a b'), 'string')
+  })
+  it('\\A, \\z, \\pL, POSIX classes and a leading ] in a class', () => {
+    const t = translateRegex('\\A/x[[:digit:]]+\\pL[]a]\\z')
+    assert.ok(typeof t !== 'string')
+    const re = new RegExp(t.source, 'u')
+    assert.equal(re.test('/x12é]'), true)
+    assert.equal(re.test('/x12éa!'), false)
+  })
+  it('invalid or unsupported patterns are errors, not throws', () => {
+    for (const p of ['/(unclosed', '/[a', '/[a-z&&[^x]]', '/[[:nope:]]']) assert.equal(typeof compilePathRegex(p), 'string', p)
+  })
+  it('header regexes are lower-cased like Lua string.lower and unanchored', () => {
+    const re = compileHeaderRegex('Windows|LINUX')
+    assert.ok(typeof re !== 'string')
+    assert.equal(re.test('x11; linux x86_64'), true)
+  })
+})
+
+describe('regex: literal prefix', () => {
+  const cases: Array<[string, string, string]> = [
+    ['/users/\\d+', '', '/users/'], ['/route/(fixture)', '', '/route/'], ['/ab?c', '', '/a'],
+    ['/ab+c', '', '/ab'], ['/a.b', '', '/a'], ['/a\\.b\\/c', '', '/a.b/c'], ['/x{2}', '', '/'],
+    ['/[0]?route', '', '/'], ['/abc', 'i', ''], ['/abc', 'm', ''], ['/a|/b', '', ''], ['/é/x', '', '/é/x'],
+  ]
+  for (const [source, flags, expected] of cases) {
+    it(`${source} (${flags || 'no flags'}) -> ${JSON.stringify(expected)}`, () => {
+      assert.equal(literalPrefix(source, flags), expected)
+    })
+  }
+})

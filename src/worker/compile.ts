@@ -1,0 +1,174 @@
+/**
+ * Snapshot -> CompiledSnapshot: the router plus, per route, a camelCase object with everything the
+ * hot path needs already decided (upstream target, Host header, timeouts, retries, HTTPS-only and
+ * gRPC flags). Nothing here runs per request.
+ *
+ * Kong rules applied here (kong/runloop/handler.lua `new_router`, kong/init.lua):
+ * - services with `enabled = false` are left out together with their routes (those requests 404);
+ * - a route without a service stays in the router and answers 503 `no Service found ...`;
+ * - stream-only routes (tcp, tls, udp, tls_passthrough) are not HTTP routes.
+ *
+ * Services sharing (protocol, host, port, connect timeout, TLS verification) share one
+ * UpstreamTarget and therefore one connection pool (upstreams.ts assigns pools after compile).
+ */
+import type { RouteRow, ServiceRow, Snapshot } from '../common/snapshot.ts'
+import type { Router, RouterEntry } from '../router/types.ts'
+import { buildRouter } from '../router/traditional.ts'
+import { log } from '../common/log.ts'
+import type { UpstreamPool } from './upstreams.ts'
+import { HANDLERS } from '../plugins/handlers.ts'
+import type { AnyPluginHandler } from '../plugins/types.ts'
+import { compilePlugins, type CompiledPlugins, type PhaseChains } from './plugin-chains.ts'
+
+export interface UpstreamTarget {
+  /** Pool identity: same key, same pool across snapshots. */
+  readonly key: string
+  readonly protocol: 'http' | 'https'
+  readonly host: string
+  readonly port: number
+  /** `http://host:port` as undici wants it (IPv6 hosts bracketed). */
+  readonly origin: string
+  /** Upstream `Host` when preserve_host is off: host, plus `:port` unless it is the default port. */
+  readonly hostHeader: string
+  readonly connectTimeout: number
+  readonly tlsVerify: boolean
+  /** Assigned by UpstreamRegistry.reconcile() once the whole snapshot compiled. */
+  pool: UpstreamPool | null
+}
+
+export interface CompiledService {
+  /** The Kong row (kong.router.get_service(), logs). */
+  readonly row: ServiceRow
+  readonly id: string
+  readonly name: string | null
+  readonly target: UpstreamTarget
+  readonly readTimeout: number
+  readonly writeTimeout: number
+  readonly retries: number
+}
+
+export interface CompiledRoute {
+  readonly id: string
+  readonly name: string | null
+  /** null: 503 no Service found. */
+  readonly service: CompiledService | null
+  /** protocols has https but not http: plain-http requests get 426 or a redirect. */
+  readonly httpsOnly: boolean
+  readonly redirectStatus: number
+  /** grpc/grpcs route: never servable over HTTP/1.1 (426 or 415, as Kong). */
+  readonly grpc: boolean
+  readonly preserveHost: boolean
+  /** Plugin chains for requests on this route (null: no plugin applies). */
+  readonly plugins: PhaseChains | null
+}
+
+export interface CompiledSnapshot {
+  readonly version: number
+  readonly hash: string
+  readonly router: Router<CompiledRoute>
+  readonly targets: readonly UpstreamTarget[]
+  readonly routeCount: number
+  readonly plugins: CompiledPlugins
+}
+
+const HTTP_PROTOCOLS = new Set(['http', 'https', 'grpc', 'grpcs', 'ws', 'wss'])
+
+function targetProtocol (p: string): 'http' | 'https' | null {
+  switch (p) {
+    case 'http': case 'ws': return 'http'
+    case 'https': case 'wss': return 'https'
+    default: return null
+  }
+}
+
+function compileTarget (s: ServiceRow, targets: Map<string, UpstreamTarget>): UpstreamTarget | null {
+  const protocol = targetProtocol(s.protocol)
+  if (protocol === null) return null
+  const port = s.port
+  const tlsVerify = s.tls_verify === true
+  const key = `${protocol}://${s.host}:${port}|${s.connect_timeout}|${tlsVerify ? 1 : 0}`
+  const known = targets.get(key)
+  if (known !== undefined) return known
+  const bracketed = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host
+  const defaultPort = protocol === 'https' ? 443 : 80
+  const t: UpstreamTarget = {
+    key,
+    protocol,
+    host: s.host,
+    port,
+    origin: `${protocol}://${bracketed}:${port}`,
+    hostHeader: port === defaultPort ? bracketed : `${bracketed}:${port}`,
+    connectTimeout: s.connect_timeout,
+    tlsVerify,
+    pool: null,
+  }
+  targets.set(key, t)
+  return t
+}
+
+function compileRoute (r: RouteRow, service: CompiledService | null, plugins: CompiledPlugins): CompiledRoute {
+  const p = r.protocols ?? ['http', 'https']
+  const hasHttp = p.includes('http')
+  const hasHttps = p.includes('https')
+  return {
+    id: r.id,
+    name: r.name,
+    service,
+    httpsOnly: hasHttps && !hasHttp,
+    redirectStatus: r.https_redirect_status_code ?? 426,
+    grpc: !hasHttp && !hasHttps && (p.includes('grpc') || p.includes('grpcs')),
+    preserveHost: r.preserve_host === true,
+    plugins: plugins.chainsFor(r.id, service === null ? null : service.id),
+  }
+}
+
+/** Throws on a snapshot it cannot serve; the caller keeps the previous one. */
+export function compileSnapshot (snap: Snapshot, handlers: readonly AnyPluginHandler[] = HANDLERS, nodeId = ''): CompiledSnapshot {
+  const plugins = compilePlugins(snap, handlers, nodeId)
+  const targets = new Map<string, UpstreamTarget>()
+  const services = new Map<string, { row: ServiceRow; compiled: CompiledService } | null>()
+  for (const s of snap.services) {
+    if (s.enabled === false) { services.set(s.id, null); continue }
+    const target = compileTarget(s, targets)
+    if (target === null) { services.set(s.id, null); continue }
+    services.set(s.id, {
+      row: s,
+      compiled: {
+        row: s,
+        id: s.id,
+        name: s.name,
+        target,
+        readTimeout: s.read_timeout,
+        writeTimeout: s.write_timeout,
+        retries: Math.max(0, s.retries ?? 0),
+      },
+    })
+  }
+  const entries: Array<RouterEntry<CompiledRoute>> = []
+  for (const r of snap.routes) {
+    const protocols = r.protocols ?? ['http', 'https']
+    if (!protocols.some((p) => HTTP_PROTOCOLS.has(p))) continue
+    let service: CompiledService | null = null
+    let servicePath: string | null = null
+    if (r.service !== null && r.service !== undefined) {
+      const s = services.get(r.service.id)
+      // Unknown, disabled or non-HTTP service: the route is not served (Kong leaves it out).
+      if (s === undefined || s === null) continue
+      service = s.compiled
+      servicePath = s.row.path
+    }
+    entries.push({ route: r, servicePath, payload: compileRoute(r, service, plugins) })
+  }
+  const router = buildRouter(entries)
+  if (router.errors.length > 0) {
+    for (const e of router.errors) log.warn(`route ${e.routeId} left out of the router: ${e.message}${e.value === null ? '' : ` (${e.value})`}`)
+  }
+  return {
+    version: snap.version,
+    hash: snap.hash,
+    router,
+    targets: [...targets.values()],
+    routeCount: entries.length,
+    plugins,
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Worker thread entry: one proxy worker. Spawned by the primary with `workerData: WorkerData`
+ * (common/protocol.ts; `config` is the structured-cloned Config) and driven by its messages.
+ *
+ *   waiting --first snapshot decoded + compiled--> listen on every proxy_listen (TLS too) --> serving
+ *      |           (post `ready` with the bound port)                                        |
+ *      |                                                                                      |
+ *      +------------------------------ shutdown {graceMs} -------------------------------->   v
+ *                                                                                         draining
+ *   serving: a newer snapshot is compiled, its pools reconciled, then swapped in with one     |
+ *   assignment (server.ts setSnapshot) and acknowledged (`snapshot-ack`, compile time); one     |
+ *   that fails to compile is reported (`snapshot-error`) and the old one keeps serving; older  |
+ *   versions are ignored, the same version is acknowledged again.                              v
+ *   draining: listen sockets closed (us_listen_socket_close: mandatory before exit), requests
+ *   in flight finish, up to graceMs; then upstream pools are destroyed, `drained` is posted and
+ *   the thread exits.
+ *
+ * `metrics` goes out once per second. Nothing thrown on a request path may end the thread: the
+ * hot-path modules catch and answer, and stray exceptions are reported as `error` messages.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { decodeSnapshot } from '../common/codec.ts'
+import { configureLog, log } from '../common/log.ts'
+import { PROTOCOL_VERSION, type PrimaryToWorker, type WorkerData, type WorkerToPrimary } from '../common/protocol.ts'
+import type { Config } from '../config/load.ts'
+import { compileSnapshot } from './compile.ts'
+import { setDraining, stats, whenIdle } from './lifecycle.ts'
+import { closeConnections, closeListeners, listenAll, setSnapshot, setTlsSnapshot, whenTlsSettled, type Bound } from './server.ts'
+import { initSettings } from './settings.ts'
+import { UpstreamRegistry } from './upstreams.ts'
+import { rateLimitClient } from './ratelimit-client.ts'
+import { closeAccessLog, initAccessLog } from './access-log.ts'
+import { takeMetricsDelta } from './metrics-recorder.ts'
+import { flushLogPlugins } from '../plugins/shared/log-shutdown.ts'
+import { onProxyCacheMessage } from '../plugins/proxy-cache/purge.ts'
+
+if (parentPort === null) throw new Error('src/worker/main.ts must run as a worker thread')
+const port = parentPort
+const data = workerData as WorkerData
+const workerId = data.workerId
+const config = data.config as Config
+
+configureLog(config.logLevel ?? 'notice', `worker#${workerId}`)
+const settings = initSettings(config)
+initAccessLog(config, workerId)
+const registry = new UpstreamRegistry(settings)
+
+let phase: 'waiting' | 'serving' | 'draining' = 'waiting'
+let version = -1
+let bound: Bound[] = []
+let metricsTimer: NodeJS.Timeout | null = null
+
+function post (msg: WorkerToPrimary): void {
+  port.postMessage(msg)
+}
+
+rateLimitClient.connect(workerId, post) // rate limiting: batches go to the primary
+
+function message (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
+  if (phase === 'draining') return
+  if (msgVersion < version) return
+  if (msgVersion === version) {
+    post({ type: 'snapshot-ack', workerId, version, compileMs: 0 })
+    return
+  }
+  const t0 = performance.now()
+  let compiled
+  let decoded // TLS: certificates and SNIs go to setTlsSnapshot
+  try {
+    decoded = decodeSnapshot(bytes)
+    compiled = compileSnapshot(decoded, undefined, config.nodeId ?? '')
+    registry.reconcile(compiled.targets)
+  } catch (err) {
+    log.error(`snapshot ${msgVersion} rejected: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    post({ type: 'snapshot-error', workerId, version: msgVersion, message: message(err) })
+    return
+  }
+  setSnapshot(compiled)
+  setTlsSnapshot(decoded) // TLS: new certificates by SNI, applied to the TLS listeners without a restart
+  version = msgVersion
+  const compileMs = performance.now() - t0
+  if (phase === 'serving') {
+    // TLS: acknowledged once new TLS connections can only get the new certificates (a swap closes
+    // the previous listen socket two event-loop turns later; at once otherwise).
+    const v = version
+    whenTlsSettled(() => { post({ type: 'snapshot-ack', workerId, version: v, compileMs }) })
+    return
+  }
+  try {
+    bound = listenAll(config.proxyListen ?? [], config.prefix) // TLS: prefix holds the default certificate
+  } catch (err) {
+    post({ type: 'error', workerId, code: 'LISTEN_FAILED', message: message(err) })
+    process.exit(1)
+  }
+  phase = 'serving'
+  metricsTimer = setInterval(postMetrics, 1000)
+  metricsTimer.unref()
+  post({ type: 'ready', protocol: PROTOCOL_VERSION, workerId, snapshotVersion: version, port: bound[0]?.port ?? 0 })
+}
+
+function postMetrics (): void {
+  post({ type: 'metrics', workerId, requests: stats.requests, connections: stats.inflight })
+  post({ type: 'metrics-delta', workerId, delta: takeMetricsDelta() })
+}
+
+function shutdown (graceMs: number): void {
+  if (phase === 'draining') return
+  phase = 'draining'
+  // Responses from now on carry Connection: close (keep-alive clients would race the close).
+  setDraining()
+  rateLimitClient.close() // rate limiting: last batch out, parked requests released
+  const apps = bound
+  closeListeners(apps)
+  bound = []
+  if (metricsTimer !== null) clearInterval(metricsTimer)
+  let done = false
+  const finish = (): void => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    // Idle keep-alive connections, and requests still running after the grace period, end here.
+    closeConnections(apps)
+    postMetrics()
+    closeAccessLog()
+    // Queued log-plugin entries (http-log, tcp-log, ...) are sent before the thread goes.
+    flushLogPlugins(Math.min(5000, Math.max(500, graceMs))).finally(() => {
+      registry.destroyAll().finally(() => {
+        post({ type: 'drained', workerId })
+        // Let the message leave before the thread goes.
+        setImmediate(() => process.exit(0))
+      })
+    })
+  }
+  const timer = setTimeout(finish, Math.max(0, graceMs))
+  // Drain settle: a connection accepted just before the listeners closed may not have sent its request yet.
+  setTimeout(() => { whenIdle(finish) }, Math.min(250, Math.max(0, graceMs))).unref()
+}
+
+port.on('message', (msg: PrimaryToWorker) => {
+  try {
+    switch (msg.type) {
+      case 'snapshot':
+        onSnapshot(msg.version, msg.bytes)
+        break
+      case 'shutdown':
+        shutdown(msg.graceMs)
+        break
+      // rate limiting (worker/ratelimit-client.ts)
+      case 'rl-init':
+        rateLimitClient.onInit(msg)
+        break
+      case 'rl-totals':
+        rateLimitClient.onTotals(msg)
+        break
+      // proxy-cache Admin API (plugins/proxy-cache/purge.ts): look up / purge this worker's cache
+      case 'proxy-cache':
+        post(onProxyCacheMessage(msg, workerId))
+        break
+      default: {
+        const never: never = msg
+        log.warn(`unknown message ${JSON.stringify(never)}`)
+      }
+    }
+  } catch (err) {
+    post({ type: 'error', workerId, code: 'MESSAGE_FAILED', message: message(err) })
+  }
+})
+
+process.on('uncaughtException', (err) => {
+  log.error(`uncaught: ${err.stack ?? err.message}`)
+  post({ type: 'error', workerId, code: 'UNCAUGHT_EXCEPTION', message: err.message })
+})
+
+process.on('unhandledRejection', (reason) => {
+  log.error(`unhandled rejection: ${message(reason)}`)
+  post({ type: 'error', workerId, code: 'UNHANDLED_REJECTION', message: message(reason) })
+})

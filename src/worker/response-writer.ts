@@ -1,0 +1,397 @@
+/**
+ * Streams an upstream response into the uWS response.
+ *
+ * Head: the status line, the upstream headers minus hop-by-hop ones (and those its Connection
+ * header lists; kong/runloop/handler.lua header_filter.before), then Kong's Via / Server /
+ * latency / request id headers. uWS writes Date and the framing itself, so the upstream's Date,
+ * Content-Length and Transfer-Encoding are not copied.
+ *
+ * Body framing: HEAD, 204 and 304 have none (`endWithoutBody`, upstream Content-Length kept for
+ * HEAD/304); a known Content-Length goes out as `tryEnd(chunk, total)` so the client sees the same
+ * length; anything else is chunked `write()`.
+ *
+ * Backpressure, per response:
+ *
+ *   flowing --tryEnd not ok / write false--> blocked: controller.pause(); with tryEnd the unsent
+ *      ^                                       |     rest of the chunk is kept (`pending`, offset)
+ *      +---- res.onWritable: rest written -----+     then controller.resume()
+ *
+ * A pending chunk at upstream end is flushed by onWritable, which then completes the response.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { log } from '../common/log.ts'
+import { SERVER_TOKEN } from '../common/meta.ts'
+import { FRAME_CHUNKED, FRAME_LENGTH, FRAME_NONE, ST_STREAMING, type RequestContext } from './context.ts'
+import { statusLine } from './error-bodies.ts'
+import { needsFilteredPath } from './gateway-response.ts'
+import { listGet } from './header-list.ts'
+import { drain, maybeFinish } from './lifecycle.ts'
+import { hasBodyFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
+import { closeClient, VIA_TOKEN } from './responses.ts'
+import { settings } from './settings.ts'
+
+/** Response headers never copied from upstream. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'date', 'upgrade', 'te',
+])
+
+function isDigits (s: string): boolean {
+  if (s.length === 0 || s.length > 15) return false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/** Tokens of an upstream Connection header that name other headers (rare: parsed only then). */
+function connectionListed (value: string | string[] | undefined): string[] | null {
+  if (value === undefined) return null
+  const v = (typeof value === 'string' ? value : value.join(',')).toLowerCase()
+  if (v === 'keep-alive' || v === 'close' || v === 'upgrade') return null
+  const out: string[] = []
+  for (const t of v.split(',')) {
+    const n = t.trim()
+    if (n !== '' && n !== 'close' && n !== 'upgrade' && n !== 'keep-alive') out.push(n)
+  }
+  return out.length > 0 ? out : null
+}
+
+/** Writes Kong's headers after the upstream ones (the cork is held). */
+function writeKongHeaders (ctx: RequestContext, via: string | null, hasServer: boolean): void {
+  const res = ctx.res
+  const s = settings
+  if (s.hdrVia) res.writeHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
+  if (!hasServer && s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
+  if (s.hdrUpstreamLatency) res.writeHeader('X-Kong-Upstream-Latency', String(ctx.upstreamLatency))
+  if (s.hdrProxyLatency) res.writeHeader('X-Kong-Proxy-Latency', String(ctx.proxyLatency))
+  if (s.hdrUpstreamStatus) res.writeHeader('X-Kong-Upstream-Status', String(ctx.upstreamStatus))
+  if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
+  if (drain.on) res.writeHeader('Connection', 'close')
+}
+
+/** The head from the header list the header filters worked on. */
+function writeHeadList (ctx: RequestContext): void {
+  const res = ctx.res
+  const list = ctx.respHeaders!
+  ctx.headPending = false
+  ctx.headSent = true
+  res.writeStatus(statusLine(ctx.resStatus, ctx.resMessage))
+  let via: string | null = null
+  let hasServer = false
+  const hdrVia = settings.hdrVia
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!
+    const v = list[i + 1]!
+    if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue
+    if (name === 'via' && hdrVia) { via = via === null ? v : `${via}, ${v}`; continue }
+    if (name === 'server') hasServer = true
+    res.writeHeader(name, v)
+  }
+  writeKongHeaders(ctx, via, hasServer)
+}
+
+/** Writes the pending response head; the caller holds the cork. */
+function writeHead (ctx: RequestContext): void {
+  if (ctx.resHeaders === null) { writeHeadList(ctx); return }
+  const res = ctx.res
+  const headers = ctx.resHeaders
+  const status = ctx.resStatus
+  const s = settings
+  ctx.headPending = false
+  ctx.headSent = true
+  res.writeStatus(statusLine(status, ctx.resMessage))
+  const listed = connectionListed(headers.connection)
+  let via: string | null = null
+  let hasServer = false
+  for (const name in headers) {
+    const v = headers[name]
+    if (v === undefined || HOP_BY_HOP.has(name)) continue
+    if (name === 'trailer' && !ctx.wantsTrailers) continue
+    if (listed !== null && listed.includes(name)) continue
+    if (name === 'via' && s.hdrVia) { via = typeof v === 'string' ? v : v.join(', '); continue }
+    if (name === 'server') hasServer = true
+    if (typeof v === 'string') res.writeHeader(name, v)
+    else for (let i = 0; i < v.length; i++) res.writeHeader(name, v[i]!)
+  }
+  writeKongHeaders(ctx, via, hasServer)
+  ctx.resHeadersSent = headers
+  ctx.resHeaders = null
+}
+
+/**
+ * Header filters need a list: the upstream headers (hop-by-hop ones and those the upstream's
+ * Connection header names left out), then the headers staged in access. The staged list is kept
+ * aside in case the exchange still fails and an error page goes out instead.
+ */
+function filterHead (ctx: RequestContext, headers: IncomingHttpHeaders): void {
+  const list: string[] = []
+  const listed = connectionListed(headers.connection)
+  for (const name in headers) {
+    const v = headers[name]
+    if (v === undefined) continue
+    if (name !== 'content-length' && HOP_BY_HOP.has(name)) continue
+    if (name === 'trailer' && !ctx.wantsTrailers) continue
+    if (listed !== null && listed.includes(name)) continue
+    if (typeof v === 'string') list.push(name, v)
+    else for (let i = 0; i < v.length; i++) list.push(name, v[i]!)
+  }
+  const staged = ctx.respHeaders
+  ctx.respStaged = staged
+  if (staged !== null) for (let i = 0; i < staged.length; i++) list.push(staged[i]!)
+  ctx.respHeaders = list
+  ctx.resHeaders = null
+  runHeaderFilter(ctx)
+  const cl = listGet(list, 'content-length')
+  ctx.resLength = cl !== undefined && isDigits(cl) ? cl : undefined
+}
+
+let cCtx: RequestContext | null = null
+
+function replacedCorked (): void {
+  const ctx = cCtx!
+  const body = hasBodyFilter(ctx) ? runBodyFilter(ctx, ctx.replacedBody!, true) : ctx.replacedBody!
+  writeHeadList(ctx)
+  const s = ctx.resStatus
+  if (ctx.method === 'HEAD' || s === 204 || s === 304) {
+    ctx.res.endWithoutBody()
+  } else {
+    ctx.bytesOut += body.length
+    ctx.res.end(body)
+  }
+}
+
+/**
+ * A header filter exited (kong.response.exit in header_filter): its status, headers and body go
+ * out now; the upstream body that follows is read and dropped (onResponseData sees resDone).
+ */
+function writeReplaced (ctx: RequestContext): void {
+  ctx.frame = FRAME_NONE
+  ctx.resDone = true
+  cCtx = ctx
+  try {
+    ctx.res.cork(replacedCorked)
+  } finally {
+    cCtx = null
+  }
+}
+
+function headOnlyCorked (): void {
+  const ctx = cCtx!
+  writeHead(ctx)
+  if (ctx.resLength !== undefined && ctx.resStatus !== 204) ctx.res.writeHeader('Content-Length', ctx.resLength)
+  ctx.resDone = true
+  ctx.res.endWithoutBody()
+}
+
+/**
+ * The final (>= 200) upstream response head arrived. Bodiless responses go out at once; others
+ * wait for their first body bytes (or the end) so that head and body leave in one write.
+ */
+export function startResponse (ctx: RequestContext, status: number, headers: IncomingHttpHeaders, message: string | undefined): void {
+  ctx.upstreamLatency = Math.round(performance.now() - ctx.tUpstream)
+  ctx.state = ST_STREAMING
+  ctx.resStatus = status
+  ctx.upstreamStatus = status
+  ctx.resMessage = message
+  if (needsFilteredPath(ctx)) {
+    filterHead(ctx, headers)
+    if (ctx.replacedBody !== null) {
+      writeReplaced(ctx)
+      return
+    }
+  } else {
+    ctx.resHeaders = headers
+    const cl = headers['content-length']
+    const length = typeof cl === 'string' ? cl : Array.isArray(cl) ? cl[0] : undefined
+    ctx.resLength = length !== undefined && isDigits(length) ? length : undefined
+  }
+  // Writing re-arms reading on this uWS build; a still-running request body stays bounded by proxy.ts.
+  if (ctx.readPaused) {
+    ctx.readPaused = false
+    ctx.res.resume()
+  }
+  if (ctx.method === 'HEAD' || status === 204 || status === 304) {
+    ctx.frame = FRAME_NONE
+    cCtx = ctx
+    try {
+      ctx.res.cork(headOnlyCorked)
+    } finally {
+      cCtx = null
+    }
+    return
+  }
+  if (ctx.resLength !== undefined) {
+    ctx.frame = FRAME_LENGTH
+    ctx.total = Number(ctx.resLength)
+  } else {
+    ctx.frame = FRAME_CHUNKED
+  }
+  ctx.headPending = true
+}
+
+const EMPTY = Buffer.alloc(0)
+
+let dCtx: RequestContext | null = null
+let dChunk: Buffer | null = null
+let dController: Dispatcher.DispatchController | null = null
+
+function writeChunkCorked (): void {
+  const ctx = dCtx!
+  const res = ctx.res
+  const chunk = dChunk!
+  if (ctx.headPending) writeHead(ctx)
+  ctx.bytesOut += chunk.length
+  if (ctx.frame === FRAME_LENGTH) {
+    const offset = res.getWriteOffset()
+    const [ok, done] = res.tryEnd(chunk, ctx.total)
+    if (done) {
+      ctx.resDone = true
+    } else if (!ok) {
+      ctx.pending = chunk
+      ctx.pendingOffset = offset
+      dController?.pause()
+      hookWritable(ctx)
+    }
+  } else if (!res.write(chunk)) {
+    dController?.pause()
+    hookWritable(ctx)
+  }
+}
+
+export function writeChunk (ctx: RequestContext, controller: Dispatcher.DispatchController | null, data: Buffer): void {
+  if (ctx.resDone || data.length === 0) return
+  let chunk = data
+  if (hasBodyFilter(ctx)) {
+    // A length-framed body ends with the chunk that reaches its length: tryEnd then completes the
+    // response, and endResponse never runs the filters' tail, so they get last=true here.
+    let last = false
+    if (ctx.frame === FRAME_LENGTH) {
+      last = ctx.bodyFiltered + data.length >= ctx.total
+      ctx.bodyFiltered += data.length
+      if (last) ctx.bodyFilterDone = true
+    }
+    chunk = runBodyFilter(ctx, data, last)
+  }
+  if (chunk.length === 0) return
+  if (ctx.pending !== null) {
+    // Data after a pause (should not happen: undici stops at pause()); keep order.
+    ctx.pending = Buffer.concat([ctx.pending, chunk])
+    return
+  }
+  dCtx = ctx
+  dChunk = chunk
+  dController = controller
+  try {
+    ctx.res.cork(writeChunkCorked)
+  } finally {
+    dCtx = null
+    dChunk = null
+    dController = null
+  }
+}
+
+/** Writes an already filtered chunk (the body filter's tail). */
+function writeRaw (ctx: RequestContext, chunk: Buffer): void {
+  dCtx = ctx
+  dChunk = chunk
+  dController = null
+  try {
+    ctx.res.cork(writeChunkCorked)
+  } finally {
+    dCtx = null
+    dChunk = null
+  }
+}
+
+function hookWritable (ctx: RequestContext): void {
+  if (ctx.writableHooked) return
+  ctx.writableHooked = true
+  const fn = (offset: number): boolean => onWritable(ctx, offset)
+  ctx.onWritable = fn
+  ctx.res.onWritable(fn)
+}
+
+let wCtx: RequestContext | null = null
+let wOffset = 0
+let wResult = true
+
+function retryPendingCorked (): void {
+  const ctx = wCtx!
+  const p = ctx.pending!
+  const sent = wOffset - ctx.pendingOffset
+  const [ok, done] = ctx.res.tryEnd(sent > 0 ? p.subarray(sent) : p, ctx.total)
+  if (done) {
+    ctx.pending = null
+    ctx.resDone = true
+    wResult = true
+  } else if (ok) {
+    ctx.pending = null
+    wResult = true
+  } else {
+    wResult = false
+  }
+}
+
+function onWritable (ctx: RequestContext, offset: number): boolean {
+  if (ctx.resDone) return true
+  try {
+    if (ctx.pending !== null) {
+      wCtx = ctx
+      wOffset = offset
+      ctx.res.cork(retryPendingCorked)
+      wCtx = null
+      if (!wResult) return false
+      if (ctx.resDone) { maybeFinish(ctx); return true }
+    }
+    const a = ctx.attempt
+    if (a === null) {
+      // The upstream already ended while the last chunk waited here.
+      if (!endResponse(ctx)) closeClient(ctx)
+      maybeFinish(ctx)
+      return true
+    }
+    const c = a.controller
+    if (c !== null && c.paused) c.resume()
+    return true
+  } catch (err) {
+    wCtx = null
+    log.error(`response write failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    try { closeClient(ctx) } catch { /* the response is gone */ }
+    return true
+  }
+}
+
+function endCorked (): void {
+  const ctx = dCtx!
+  if (ctx.headPending) writeHead(ctx)
+  ctx.res.end()
+}
+
+/**
+ * The upstream response ended: completes the client response (or leaves it to onWritable when a
+ * chunk still waits). False when the body fell short of its Content-Length: the caller must close
+ * the connection rather than let a truncated body look complete.
+ */
+export function endResponse (ctx: RequestContext): boolean {
+  if (ctx.resDone || ctx.pending !== null) return true
+  if (!ctx.bodyFilterDone && ctx.frame !== FRAME_NONE && hasBodyFilter(ctx)) {
+    ctx.bodyFilterDone = true
+    const tail = runBodyFilter(ctx, EMPTY, true)
+    if (tail.length > 0) {
+      writeRaw(ctx, tail)
+      if (ctx.resDone || ctx.pending !== null) return true
+    }
+  }
+  // With a known length, tryEnd completes the response with the last byte.
+  if (ctx.frame === FRAME_LENGTH && ctx.total > 0) return false
+  ctx.resDone = true
+  dCtx = ctx
+  try {
+    ctx.res.cork(endCorked)
+  } finally {
+    dCtx = null
+  }
+  return true
+}

@@ -1,0 +1,156 @@
+/**
+ * Requests the uWebSockets.js 20.30 front end cannot frame reliably (reference/uws-edge.md), sent
+ * raw: none of them may reach the upstream. Ambiguous ones are answered on the next event-loop
+ * turn with Connection: close (nginx's 400 / 501); when the client has already pipelined a
+ * request behind them, uWS aborts the pending answer and closes instead, so the hidden request is
+ * never parsed as one. Also client_max_body_size (413) and what this uWS build itself swallows.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { request } from 'undici'
+import { startEcho, type Upstream } from '../helpers/upstream.ts'
+import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
+
+let echo: Upstream
+let h: Harness
+
+before(async () => {
+  echo = await startEcho()
+  const svc = service({ host: '127.0.0.1', port: echo.port })
+  h = await startWorkers({
+    snapshot: snapshot([svc], [route({ paths: ['/'], strip_path: false }, svc)]),
+    conf: { client_max_body_size: '1k' },
+  })
+})
+
+after(async () => {
+  await h?.stop()
+  await echo?.close()
+})
+
+/** Writes raw bytes, collects everything until the server closes the connection. */
+function raw (data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(h.port, '127.0.0.1', () => s.write(data))
+    let text = ''
+    s.setEncoding('latin1')
+    s.on('data', (d: string) => { text += d })
+    s.on('close', () => resolve(text))
+    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET') resolve(text); else reject(err) })
+  })
+}
+
+function status (text: string): number {
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(text)
+  return m === null ? 0 : Number(m[1])
+}
+
+async function upstreamSeesNothing (fn: () => Promise<void>): Promise<void> {
+  const before = echo.received.length
+  await fn()
+  // Prove the workers are still serving, and that nothing reached the upstream meanwhile.
+  const res = await request(`${h.url}/probe`)
+  await res.body.text()
+  assert.equal(res.statusCode, 200)
+  assert.deepEqual(echo.received.slice(before).map((r) => r.url), ['/probe'])
+}
+
+test('two different Content-Length values: 400 and close', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /cl HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab')
+    assert.equal(status(text), 400)
+    assert.match(text, /\r\nConnection: close\r\n/i)
+    assert.ok(text.includes('Bad request\nrequest_id: '), text)
+  })
+})
+
+test('two different Content-Length values with a request hidden behind: closed, no response, nothing smuggled', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /cl HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 40\r\n\r\n' +
+      'aGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n')
+    assert.equal(text, '')
+  })
+})
+
+test('a Content-Length that is not digits: the connection is closed, nothing proxied', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /cl HTTP/1.1\r\nHost: t\r\nContent-Length: +1\r\n\r\na')
+    assert.ok(status(text) === 0 || status(text) === 400, text)
+  })
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /cl HTTP/1.1\r\nHost: t\r\nContent-Length: 1, 1\r\n\r\na')
+    assert.ok(status(text) === 0 || status(text) === 400, text)
+  })
+})
+
+test('Transfer-Encoding other than a final chunked: 501 and close', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /te HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\na\r\n0\r\n\r\n')
+    assert.equal(status(text), 501)
+    assert.match(text, /\r\nConnection: close\r\n/i)
+  })
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /te HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n1\r\na\r\n0\r\n\r\n' +
+      'GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n')
+    assert.equal(text, '')
+  })
+})
+
+test('Transfer-Encoding together with Content-Length: closed by uWS, nothing proxied', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('POST /te HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n1\r\na\r\n0\r\n\r\n')
+    assert.ok(status(text) === 0 || status(text) === 400, text)
+  })
+})
+
+test('Host repeated: 400 and close', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('GET /h HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')
+    assert.equal(status(text), 400)
+  })
+})
+
+test('Host missing: this uWS build closes the connection before the handler runs', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('GET /h HTTP/1.1\r\nAccept: */*\r\n\r\n')
+    assert.ok(status(text) === 0 || status(text) === 400, text)
+  })
+})
+
+test('client_max_body_size: a declared length over it gets 413 and close; so does a chunked body that grows over it', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw(`POST /big HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\nContent-Length: 2048\r\n\r\n${'x'.repeat(2048)}`)
+    assert.equal(status(text), 413)
+    assert.match(text, /"message":"Payload too large"/)
+    assert.match(text, /\r\nConnection: close\r\n/i)
+  })
+  await upstreamSeesNothing(async () => {
+    const chunk = 'y'.repeat(600)
+    const text = await raw(`POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`)
+    assert.equal(status(text), 413)
+  })
+  const ok = await request(`${h.url}/small`, { method: 'POST', body: 'z'.repeat(1024) })
+  assert.equal(ok.statusCode, 200)
+  await ok.body.text()
+})
+
+test('keep-alive: several requests on one connection, answered in order', async () => {
+  const text = await new Promise<string>((resolve, reject) => {
+    const s = connect(h.port, '127.0.0.1', () => s.write('GET /ka1 HTTP/1.1\r\nHost: t\r\n\r\n'))
+    let buf = ''
+    let sent = false
+    s.setEncoding('latin1')
+    s.on('data', (d: string) => {
+      buf += d
+      if (!sent && buf.includes('/ka1')) {
+        sent = true
+        s.write('GET /ka2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+      }
+    })
+    s.on('close', () => resolve(buf))
+    s.on('error', reject)
+  })
+  assert.equal(text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2)
+  assert.ok(text.indexOf('/ka1') < text.indexOf('/ka2'))
+})
