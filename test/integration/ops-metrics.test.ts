@@ -60,12 +60,20 @@ test('ops: /metrics counts real traffic with Kong\'s names, labels and buckets; 
     const svcId = (await svc.body.json() as { id: string }).id
     const rt = await request(`${node.admin}/services/${svcId}/routes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paths: ['/f'] }) })
     const routeId = (await rt.body.json() as { id: string }).id
-    await waitFor('both routes', async () => (await send(`${node.proxy}/m/ok`)) === 200 && (await send(`${node.proxy}/f`)) === 500)
-    // Start from what the warm-up produced.
+    // Every warm-up request is counted (404s while the routes propagate included), so count them
+    // and take the baseline only when all have reached the exposition: a baseline taken while
+    // warm-up deltas are still in flight would make the exact count below overshoot.
+    let warmup = 0
+    await waitFor('both routes', async () => {
+      warmup++
+      if ((await send(`${node.proxy}/m/ok`)) !== 200) return false
+      warmup++
+      return (await send(`${node.proxy}/f`)) === 500
+    })
     const before = await waitFor('the warm-up counted', async () => {
       const m = await scrape(node)
-      return sumOf(m, 'sluice_requests_finished_total') >= 2 ? m : null
-    })
+      return sumOf(m, 'sluice_requests_finished_total') === warmup ? m : null
+    }, 15_000, 100)
     const base = {
       ok: sumOf(before, 'kong_http_requests_total', { route: 'ok-route' }),
       fail: sumOf(before, 'kong_http_requests_total', { route: routeId }),
