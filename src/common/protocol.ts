@@ -6,6 +6,7 @@
 import type { CounterKey, RedisSettings, StoreKey } from './ratelimit/keys.ts'
 import type { MetricsDeltaMessage } from '../metrics/delta.ts'
 import type { ProxyCacheRequest, ProxyCacheResult } from '../plugins/proxy-cache/messages.ts'
+import type { PassiveHealthMessage, UpstreamHealthMessage } from './health.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -24,6 +25,8 @@ export type PrimaryToWorker =
   | RlTotals
   // proxy-cache Admin API (plugins/proxy-cache/purge.ts, api.ts ProxyCacheRelay)
   | ProxyCacheRequest
+  // upstream health verdicts (primary/health -> worker/balancer; common/health.ts)
+  | UpstreamHealthMessage
 
 export type WorkerToPrimary =
   | { type: 'ready'; protocol: number; workerId: number; snapshotVersion: number; port: number }
@@ -36,6 +39,8 @@ export type WorkerToPrimary =
   // Kong's Prometheus families, merged by the primary (metrics/delta.ts)
   | MetricsDeltaMessage
   | ProxyCacheResult
+  // passive health-check observations (worker/balancer -> primary/health; common/health.ts)
+  | PassiveHealthMessage
 
 /**
  * Rate-limit handshake: the node's counter table (common/ratelimit/counter-table.ts), posted before

@@ -141,6 +141,9 @@ export class Supervisor extends EventEmitter {
       case 'proxy-cache-result':
         this.proxyCache.onResult(msg)
         break
+      case 'passive-health': // upstream health (primary/health): passive observations
+        this.emit('passive-health', msg)
+        break
       default: {
         const never: never = msg
         log.warn(`unknown message from worker ${w.id}: ${JSON.stringify(never)}`)

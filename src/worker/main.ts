@@ -18,6 +18,7 @@
  * `metrics` goes out once per second. Nothing thrown on a request path may end the thread: the
  * hot-path modules catch and answer, and stray exceptions are reported as `error` messages.
  */
+import type { UpstreamHealthMessage } from '../common/health.ts'
 import { parentPort, workerData } from 'node:worker_threads'
 import { decodeSnapshot } from '../common/codec.ts'
 import { configureLog, log } from '../common/log.ts'
@@ -102,6 +103,10 @@ function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
   post({ type: 'ready', protocol: PROTOCOL_VERSION, workerId, snapshotVersion: version, port: bound[0]?.port ?? 0 })
 }
 
+/** Health verdicts from the node's registry (primary/health); applied by the balancers (worker/balancer, issue #7). */
+function onUpstreamHealth (_msg: UpstreamHealthMessage): void {
+}
+
 function postMetrics (): void {
   post({ type: 'metrics', workerId, requests: stats.requests, connections: stats.inflight })
   post({ type: 'metrics-delta', workerId, delta: takeMetricsDelta() })
@@ -159,6 +164,10 @@ port.on('message', (msg: PrimaryToWorker) => {
       // proxy-cache Admin API (plugins/proxy-cache/purge.ts): look up / purge this worker's cache
       case 'proxy-cache':
         post(onProxyCacheMessage(msg, workerId))
+        break
+      // upstream health verdicts (worker/balancer)
+      case 'upstream-health':
+        onUpstreamHealth(msg)
         break
       default: {
         const never: never = msg
