@@ -19,6 +19,9 @@
 import { HOST_EXACT, HOST_PREFIX, HOST_SUFFIX, type Matcher } from './compile.ts'
 import type { IndexEntry } from './search.ts'
 
+/** `dead` of an entry every router serves (search.ts NO_RANK: a small integer, never a generation). */
+const NEVER_DEAD = 0x3fffffff
+
 /** One step of the rolling string hash, `h * 31 + c` in int32 (also used at match time). */
 export function hashStep (h: number, c: number): number {
   return (Math.imul(h, 31) + c) | 0
@@ -73,6 +76,9 @@ function entry<T> (m: Matcher<T>, key: string, regexIdx: number, ports: number[]
     servicePath: m.servicePath,
     servicePathSafe: m.servicePathSafe,
     rank: m.rank,
+    priority: m.priority,
+    uuidKey: m.uuidKey,
+    dead: NEVER_DEAD,
     key,
     regexIdx,
     ports,

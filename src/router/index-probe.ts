@@ -43,6 +43,7 @@ export class RouterIndex<T> {
     for (let i = start; i < start + count; i++) {
       const e = E[i]!
       if (e.rank >= s.bestRank) return
+      if (e.dead <= s.gen) continue
       if (len >= 0 && (e.key.length !== len || !path.startsWith(e.key))) continue
       if (s.accept(e)) return
     }

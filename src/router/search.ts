@@ -18,6 +18,15 @@ import { headersMatch, hostMatches, methodMatches, sniMatches } from './predicat
  */
 export interface IndexEntry<T> extends MatchTarget<T> {
   rank: number
+  /** The matcher's place in Kong's order (priority, then uuid): compares winners of two layers. */
+  priority: bigint
+  uuidKey: string
+  /**
+   * Generation of the first patched router (traditional.ts patchRouter) that no longer serves
+   * this entry's route; NO_RANK while every router built on this index serves it. A router only
+   * skips entries dead at or before its own generation, so routers patched earlier are unaffected.
+   */
+  dead: number
   /** Text the normalised path must start with ('' when none): the prefix path itself, or the
    *  literal prefix of a regex path. */
   key: string
@@ -62,6 +71,8 @@ export class Search<T> {
   /** `hashes[L]` is the hash of `path[0, L)`, for L up to `hashed`. */
   readonly hashes: Int32Array
   hashed = 0
+  /** Entries with `dead <= gen` are skipped (patched routers; 0 for a full build). */
+  gen = 0
 
   constructor (maxKeyLength: number) {
     this.hashes = new Int32Array(maxKeyLength + 1)

@@ -11,20 +11,49 @@
  * in place, probe the indexes, keep the best-ranked matcher whose remaining predicates hold
  * (search.ts), then build the result (result.ts). The only allocations are the normalised path
  * when normalisation changes it, regex exec results, and the returned match.
+ *
+ * Patching (a config delta, `patchRouter`): a full build is the *base*; a patched router is the
+ * base minus the routes that changed or went away since (their index entries are marked dead for
+ * this router's generation and later ones), plus an *overlay* router built from the current
+ * entries of exactly those routes. The winner of the full router is the first matcher in Kong's
+ * order whose predicates hold, among all matchers; the base (minus dead) and the overlay
+ * partition that set, so the winner is the better of the two layers' winners, compared by
+ * (priority, uuid) as the ATC engine orders them. Each patch rebuilds only the overlay (cost:
+ * the routes changed since the base), and the caller rebuilds in full when the overlay grows.
  */
 import type { MatchInput, RouteMatch, Router, RouterEntry } from './types.ts'
 import { compileEntries, type RouterBuildError, type RouterOptions } from './compile.ts'
 import { buildIndex } from './index-build.ts'
 import { RouterIndex } from './index-probe.ts'
+import { compareRanked } from './priority.ts'
 import { buildMatch } from './result.ts'
-import { Search } from './search.ts'
+import { Search, type IndexEntry } from './search.ts'
 import { normalizePath, normalized } from './uri.ts'
 
 export type { RouterBuildError, RouterOptions } from './compile.ts'
 
+/** What a patched router needs from its base (internal to the router module). */
+interface Base<T> {
+  readonly index: RouterIndex<T>
+  readonly size: number
+  /** Route id -> its index entries; built on the first patch. */
+  byRoute: Map<string, Array<IndexEntry<T>>> | null
+  /** Generations handed out to patched routers of this base. */
+  gens: number
+}
+
 export interface TraditionalRouter<T> extends Router<T> {
   /** Routes or paths left out at build time, and why (bad regex, unsupported fields, ...). */
   readonly errors: readonly RouterBuildError[]
+  /** The full build this router rests on (itself when it is one). */
+  readonly base: Base<T>
+  /** Number of routes taken from the base and served by the overlay instead (0: a full build). */
+  readonly patched: number
+}
+
+function finish<T> (e: IndexEntry<T>, s: Search<T>, path: string, input: MatchInput, pathSafe: boolean): RouteMatch<T> {
+  const matchedPrefix = e.regexIdx < 0 && e.prefixes !== null ? e.key : null
+  return buildMatch(e, matchedPrefix, s.bestExec, path, input.headers, pathSafe)
 }
 
 export function buildRouter<T> (
@@ -42,14 +71,75 @@ export function buildRouter<T> (
     s.begin(input, path)
     index.probe(s)
     const e = s.best
-    let result: RouteMatch<T> | null = null
-    if (e !== null) {
-      const matchedPrefix = e.regexIdx < 0 && e.prefixes !== null ? e.key : null
-      result = buildMatch(e, matchedPrefix, s.bestExec, path, input.headers, pathSafe)
-    }
+    const result = e === null ? null : finish(e, s, path, input, pathSafe)
     s.end()
     return result
   }
 
-  return { match, size: matchers.length, errors }
+  const base: Base<T> = { index, size: matchers.length, byRoute: null, gens: 0 }
+  return { match, size: matchers.length, errors, base, patched: 0 }
+}
+
+/**
+ * The router for `base`'s routes with every route in `replaced` taken out, plus `overlay` (the
+ * current entries of those routes, or none for a deleted one). `replaced` is cumulative: every
+ * route changed since the base, not only since the previous patch. Routers made earlier from the
+ * same base keep answering as before (requests in flight).
+ */
+export function patchRouter<T> (
+  router: TraditionalRouter<T>, replaced: Iterable<string>, overlay: ReadonlyArray<RouterEntry<T>>, options?: RouterOptions
+): TraditionalRouter<T> {
+  const base = router.base
+  let byRoute = base.byRoute
+  if (byRoute === null) {
+    byRoute = new Map()
+    for (const e of base.index.entries) {
+      const list = byRoute.get(e.route.id)
+      if (list === undefined) byRoute.set(e.route.id, [e])
+      else list.push(e)
+    }
+    base.byRoute = byRoute
+  }
+  const gen = ++base.gens
+  let patched = 0
+  let deadMatchers = 0
+  for (const id of replaced) {
+    patched++
+    const list = byRoute.get(id)
+    if (list === undefined) continue
+    const seen = new Set<string>()
+    for (const e of list) {
+      if (e.dead > gen) e.dead = gen
+      seen.add(`${e.priority}|${e.uuidKey}`)
+    }
+    deadMatchers += seen.size
+  }
+  const top = buildRouter(overlay, options)
+  const index = base.index
+  const search = new Search<T>(index.maxKeyLength)
+  search.gen = gen
+  const oIndex = top.base.index
+  const oSearch = new Search<T>(oIndex.maxKeyLength)
+
+  function match (input: MatchInput): RouteMatch<T> | null {
+    const path = normalizePath(input.path)
+    if (path === null) return null
+    const pathSafe = normalized.escapeSafe
+    const s = search
+    const o = oSearch
+    s.begin(input, path)
+    index.probe(s)
+    o.begin(input, path)
+    oIndex.probe(o)
+    const b = s.best
+    const t = o.best
+    let result: RouteMatch<T> | null = null
+    if (t !== null && (b === null || compareRanked(t, b) < 0)) result = finish(t, o, path, input, pathSafe)
+    else if (b !== null) result = finish(b, s, path, input, pathSafe)
+    s.end()
+    o.end()
+    return result
+  }
+
+  return { match, size: base.size - deadMatchers + top.size, errors: top.errors, base, patched }
 }
