@@ -26,6 +26,10 @@ import { handler as httpLog } from './http-log/handler.ts'
 import { handler as fileLog } from './file-log/handler.ts'
 import { handler as udpLog } from './udp-log/handler.ts'
 import { handler as tcpLog } from './tcp-log/handler.ts'
+import { handler as statsd } from './statsd/handler.ts'
+import { handler as datadog } from './datadog/handler.ts'
+import { handler as loggly } from './loggly/handler.ts'
+import { handler as syslog } from './syslog/handler.ts'
 
 export const HANDLERS: readonly AnyPluginHandler[] = [
   correlationId,
@@ -49,4 +53,8 @@ export const HANDLERS: readonly AnyPluginHandler[] = [
   fileLog,
   udpLog,
   tcpLog,
+  statsd,
+  datadog,
+  loggly,
+  syslog,
 ]

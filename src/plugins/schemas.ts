@@ -32,6 +32,10 @@ import { schema as udpLog } from './udp-log/schema.ts'
 import { schema as rateLimiting } from './rate-limiting/schema.ts'
 import { schema as responseRatelimiting } from './response-ratelimiting/schema.ts'
 import { schema as prometheus } from './prometheus/schema.ts'
+import { schema as statsd } from './statsd/schema.ts'
+import { schema as datadog } from './datadog/schema.ts'
+import { schema as loggly } from './loggly/schema.ts'
+import { schema as syslog } from './syslog/schema.ts'
 
 /** A plugin's schema as Kong writes it: `config` plus any entity field it narrows. */
 export interface PluginSchema {
@@ -88,9 +92,13 @@ export const PLUGINS: readonly PluginEntry[] = [
   entry('proxy-cache', 100, proxyCache),
   entry('prometheus', 13, prometheus),
   entry('http-log', 12, httpLog),
+  entry('statsd', 11, statsd),
+  entry('datadog', 10, datadog),
   entry('file-log', 9, fileLog),
   entry('udp-log', 8, udpLog),
   entry('tcp-log', 7, tcpLog),
+  entry('loggly', 6, loggly),
+  entry('syslog', 4, syslog),
   entry('request-termination', 2, requestTermination),
 ]
 

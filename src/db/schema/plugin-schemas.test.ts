@@ -64,6 +64,21 @@ const DEFAULTS: Record<string, [unknown, Record<string, unknown>]> = {
     header_name: 'x-kong-limit', limit_by: 'consumer', policy: 'local', fault_tolerant: true, redis: REDIS, block_on_first_violation: false,
     hide_client_headers: false, limits: { video: { second: null, minute: 10, hour: null, day: null, month: null, year: null } },
   }],
+  syslog: [{}, { log_level: 'info', successful_severity: 'info', client_errors_severity: 'info', server_errors_severity: 'info', custom_fields_by_lua: null, facility: 'user' }],
+  loggly: [{ key: 'k' }, {
+    host: 'logs-01.loggly.com', port: 514, key: 'k', tags: ['kong'], log_level: 'info', successful_severity: 'info', client_errors_severity: 'info',
+    server_errors_severity: 'info', timeout: 10000, custom_fields_by_lua: null,
+  }],
+  statsd: [{ metrics: [{ name: 'latency', stat_type: 'timer' }] }, {
+    host: 'localhost', port: 8125, prefix: 'kong', metrics: [{ name: 'latency', stat_type: 'timer', sample_rate: null, consumer_identifier: null, service_identifier: null, workspace_identifier: null }],
+    allow_status_codes: null, udp_packet_size: 0, use_tcp: false, hostname_in_prefix: false, consumer_identifier_default: 'custom_id',
+    service_identifier_default: 'service_name_or_host', workspace_identifier_default: 'workspace_id', retry_count: null, queue_size: null, flush_timeout: null,
+    tag_style: null, queue: { max_batch_size: 1, max_coalescing_delay: 1, max_entries: 10000, max_bytes: null, max_retry_time: 60, initial_retry_delay: 0.01, max_retry_delay: 60, concurrency_limit: 1 },
+  }],
+  datadog: [{ metrics: [{ name: 'latency', stat_type: 'timer' }] }, {
+    host: 'localhost', port: 8125, prefix: 'kong', service_name_tag: 'name', status_tag: 'status', consumer_tag: 'consumer', retry_count: null, queue_size: null,
+    flush_timeout: null, queue: { max_batch_size: 1, max_coalescing_delay: 1, max_entries: 10000, max_bytes: null, max_retry_time: 60, initial_retry_delay: 0.01, max_retry_delay: 60, concurrency_limit: 1 }, metrics: [{ name: 'latency', stat_type: 'timer', tags: null, sample_rate: null, consumer_identifier: null }],
+  }],
   prometheus: [{}, { per_consumer: false, status_code_metrics: false, ai_metrics: false, latency_metrics: false, bandwidth_metrics: false, upstream_health_metrics: false, wasm_metrics: false }],
 }
 
@@ -81,8 +96,8 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
   assert.deepEqual(prio, {
     'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, jwt: 1450, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
     'ip-restriction': 990, 'request-size-limiting': 951, acl: 950, 'rate-limiting': 910, 'response-ratelimiting': 900, 'request-transformer': 801,
-    'response-transformer': 800, redirect: 779, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
-    'request-termination': 2,
+    'response-transformer': 800, redirect: 779, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
+    loggly: 6, syslog: 4, 'request-termination': 2,
   })
   assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth'])
   assert.deepEqual(getPlugin('ip-restriction')!.defaultProtocols, ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'])
@@ -92,7 +107,7 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
 })
 
 test('the plugins setting: bundled is Kong\'s list minus what Sluice lacks, off is none, unknown names are left out', () => {
-  assert.equal(enabledPlugins(['bundled']).length, 22)
+  assert.equal(enabledPlugins(['bundled']).length, 26)
   assert.deepEqual(enabledPlugins(['off']), [])
   assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ']), ['cors', 'key-auth'])
   assert.deepEqual(enabledPlugins(['bundled', 'my-custom']).includes('my-custom'), false)
