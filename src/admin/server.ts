@@ -23,6 +23,8 @@ import { consumerRoutes } from './routes/consumers.ts'
 import { pluginRoutes } from './routes/plugins.ts'
 import { tagRoutes } from './routes/tags.ts'
 import { upstreamRoutes } from './routes/upstreams.ts'
+import { upstreamHealthRoutes } from './routes/upstreams-health.ts'
+import type { HealthAdmin } from '../primary/health/node.ts'
 import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
 import { inferArgs } from './infer.ts'
 import { kongRoutes, type StatusInfo } from './kong-routes.ts'
@@ -48,6 +50,8 @@ export interface AdminContext {
    * Supervisor.proxyCache relay; a reload swaps generations, so this is resolved per call).
    */
   proxyCache?: (req: CacheAsk) => Promise<ProxyCacheResult[]>
+  /** The node's upstream health registry (primary/health): /upstreams/{u}/health and manual posts. */
+  health?: HealthAdmin
 }
 
 const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -171,6 +175,9 @@ export function createAdminHandler (ctx: AdminContext): (req: IncomingMessage, r
   routes.push(...configRoutes(ctx.declarative ?? null))
   if (ctx.declarative !== undefined) routes.splice(0, routes.length, ...dblessRoutes(routes, ctx.declarative, ctx.nodeId))
   // ---- END declarative
+  // upstream health: after the DB-less rewrite (reads from either store; posts allowed in both modes)
+  const decl = ctx.declarative
+  routes.splice(0, routes.length, ...overrideRoutes(routes, upstreamHealthRoutes(ec, ctx.health ?? null, decl === undefined ? null : () => decl.store())))
   const ask = ctx.proxyCache
   if (ask !== undefined && ec.enabledPlugins.has('proxy-cache')) {
     routes.push(...proxyCacheRoutes({ plugins: () => proxyCacheRows(ctx), plugin: (id) => proxyCacheRow(ctx, id), ask }))

@@ -39,6 +39,8 @@ export interface ClusterSyncOptions {
   onReachable? (reachable: boolean): void
   /** application_name of the LISTEN connection (operators can find it in pg_stat_activity). */
   name?: string
+  /** Channels handled apart from the config cache (`balancer:post_health`: primary/health/node.ts); their events skip apply(). */
+  channels?: Record<string, (e: ClusterEvent) => void>
 }
 
 export class ClusterSync {
@@ -168,8 +170,10 @@ export class ClusterSync {
     } finally {
       client.release()
     }
+    const channels = this.o.channels
+    const forCache = channels === undefined ? fresh : fresh.filter((e) => { const h = channels[e.channel]; if (h === undefined) return true; h(e); return false })
     if (!bridged) await this.o.reloadAll()
-    else if (fresh.length > 0) await this.o.apply(fresh)
+    else if (forCache.length > 0) await this.o.apply(forCache)
     const final = BigInt(next)
     for (let i = 0; i < fresh.length; i++) if (txids[i]! >= final) this.early.set(fresh[i]!.seq, txids[i]!)
     for (const [seq, tx] of this.early) if (tx < final) this.early.delete(seq)

@@ -33,6 +33,8 @@ import { Reloader } from './reload.ts'
 import { startStatusServer } from './status-server.ts'
 import type { BuiltSnapshot } from './snapshot.ts'
 import { Supervisor } from './workers.ts'
+import { NodeHealth } from './health/node.ts' // upstream health
+import { dnsOptionsFromConfig } from '../common/dns.ts'
 
 /** How long POST /config waits for every worker to serve the new configuration. */
 const SWAP_WAIT_MS = 60_000
@@ -113,6 +115,15 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       served = { built: { version: v, hash: EMPTY_CONFIG_HASH, bytes, buildMs: 0 }, hash: EMPTY_CONFIG_HASH, store: new MemoryStore(null), counts: {} }
     }
     version = served.built.version
+    // upstream health (primary/health): node-local in DB-less mode (no cluster events)
+    const health = new NodeHealth({
+      nodeId: node,
+      pool: null,
+      dns: dnsOptionsFromConfig(config.raw),
+      source: { generation: () => served.built.version, upstreams: () => served.store.all('upstreams'), targets: () => served.store.all('targets') },
+    })
+    cleanup.push(async () => { health.close() })
+    health.attach(supervisor)
     await supervisor.start(served.built)
     cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
 
@@ -123,11 +134,12 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       create: (cfg) => {
         const s = new Supervisor(cfg)
         ops.attach(s)
+        health.attach(s)
         s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
         return s
       },
       swap: (next) => { supervisor = next },
-      retired: (old) => { ops.detach(old) },
+      retired: (old) => { ops.detach(old); health.detach(old) },
       outcome: (o) => { ops.noteReload(o.ok, o.message) },
     })
     cleanup.push(() => reloader.close())
@@ -194,6 +206,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       nodeId: node,
       hostname: hostname(),
       declarative: admin,
+      health: health.admin,
       // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
       proxyCache: (r) => supervisor.proxyCache.ask(r),
       status: async () => {

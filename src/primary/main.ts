@@ -13,6 +13,8 @@ import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
 import { ConfigCache, SNAPSHOT_TABLES, type Row } from './config-cache.ts'
 import { buildSnapshot, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
 import { Supervisor } from './workers.ts'
+import { NodeHealth, POST_HEALTH_CHANNEL } from './health/node.ts' // upstream health
+import { dnsOptionsFromConfig } from '../common/dns.ts'
 import { ClusterSync, type ClusterEvent } from './cluster-sync.ts'
 import { openDatastore, prepareSchema, type Datastore } from './database.ts'
 import { isConnectionError } from '../db/pool.ts'
@@ -92,8 +94,19 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     cleanup.push(() => ops.close())
     // ---- END ops ----
 
+    // ---- upstream health (primary/health): the node's registry; follows the cache, talks to every worker generation
+    const health = new NodeHealth({
+      nodeId: node,
+      pool: ds.pool,
+      dns: dnsOptionsFromConfig(config.raw),
+      catchUp: () => sync.flush(),
+      source: { generation: () => cache.generation, upstreams: () => cache.rows('upstreams'), targets: () => cache.rows('targets') },
+    })
+    cleanup.push(async () => { health.close() })
+
     const sync = new ClusterSync({
       pool: ds.pool,
+      channels: { [POST_HEALTH_CHANNEL]: (e) => { health.onClusterEvent(e) } },
       settings: ds.settings,
       pollMs: config.dbUpdateFrequencyMs,
       name: `sluice-listen-${node.slice(0, 8)}`,
@@ -151,6 +164,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     builtGeneration = cache.generation
     built = buildSnapshot(cache, ++version)
     if (savedSnapshotAt === null) await saveLastGood(config.prefix, built).catch(() => {})
+    health.attach(supervisor)
     await supervisor.start(built)
     cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
 
@@ -163,11 +177,12 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       create: (cfg) => {
         const s = new Supervisor(cfg)
         ops.attach(s)
+        health.attach(s)
         s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
         return s
       },
       swap: (next) => { supervisor = next },
-      retired: (old) => { ops.detach(old) },
+      retired: (old) => { ops.detach(old); health.detach(old) },
       outcome: (o) => { ops.noteReload(o.ok, o.message) },
     })
     cleanup.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
@@ -180,6 +195,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       hostname: hostname(),
       // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
       proxyCache: (r) => supervisor.proxyCache.ask(r),
+      health: health.admin,
       status: async () => {
         let reachable = true
         try { await ds.pool.query('select 1') } catch { reachable = false }

@@ -175,6 +175,19 @@ export class Supervisor extends EventEmitter {
   }
   // --- end rate limiting ---
 
+  // --- upstream health (primary/health): verdicts to every worker, or the whole table to one ---
+  /** Posts `msg` to every worker that is not draining. */
+  broadcastMessage (msg: PrimaryToWorker): void {
+    for (const w of this.workers.values()) if (w.state !== 'draining') this.post(w, msg)
+  }
+
+  /** Posts `msg` to one worker (ignored if it is gone or draining). */
+  sendTo (workerId: number, msg: PrimaryToWorker): void {
+    const w = this.workers.get(workerId)
+    if (w !== undefined && w.state !== 'draining') this.post(w, msg)
+  }
+  // --- end upstream health ---
+
   /** Resolves when every serving worker has acknowledged `version` (or a newer one). */
   waitForVersion (version: number, timeoutMs = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -2,8 +2,8 @@
  * Targets under their upstream (kong/api/routes/upstreams.lua, kong/db/dao/targets.lua):
  * `/upstreams/{u}/targets` lists the newest first with a numeric offset, `/targets/all` pages
  * every row by id, `/targets/{id|host:port}` reads, updates (PUT and PATCH both update) and
- * deletes one, and `/health` reports each target's health. Health checks do not run yet, so every
- * target and the balancer report HEALTHCHECKS_OFF.
+ * deletes one. `/health` and the manual health posts are in upstreams-health.ts (registered by
+ * admin/server.ts after the DB-less rewrite, since they serve both modes).
  */
 import { daoFor, type Entity } from '../../db/dao/index.ts'
 import { invalidOffset, invalidSize } from '../../db/schema/db-errors.ts'
@@ -25,7 +25,7 @@ const newestFirst = (a: Entity, b: Entity): number => {
 }
 
 /** page_for_upstream: all targets, newest first, `offset` a plain row count. */
-function activePage (targets: Entity[], call: Call): { data: Entity[]; offset?: string } {
+export function activePage (targets: Entity[], call: Call): { data: Entity[]; offset?: string } {
   const rawSize = call.rawQuery.size
   let size = PAGE_SIZE
   if (rawSize !== undefined) {
@@ -96,18 +96,5 @@ export function upstreamRoutes (c: EndpointContext): Route[] {
         return { status: 204 }
       }),
     }, targetsSchema),
-    route('/upstreams/{upstreams}/health', {
-      GET: async (call) => {
-        const upstream = await upstreamOf(call)
-        if (upstream === null) return NOT_FOUND
-        if (call.rawQuery.balancer_health === '1') {
-          return ok({ data: { health: 'HEALTHCHECKS_OFF', balancer_health: 'HEALTHY', id: upstream.id }, next: null, node_id: c.nodeId })
-        }
-        const p = activePage(await targets.rowsWhere(c.pool, 'upstream', upstream.id as string), call)
-        const data = p.data.map((t) => ({ ...t, health: 'HEALTHCHECKS_OFF' }))
-        const next = p.offset === undefined ? null : `/upstreams/${call.params.upstreams!}/health?offset=${escapeUri(p.offset)}`
-        return ok(p.offset === undefined ? { data, next, node_id: c.nodeId } : { data, offset: p.offset, next, node_id: c.nodeId })
-      },
-    }),
   ]
 }
