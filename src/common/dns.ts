@@ -202,6 +202,20 @@ export class DnsCache {
     return this.#query(key, e)
   }
 
+  /**
+   * Asks again now (sharing a query already in flight), whatever the cache holds: for a holder
+   * refreshing on TTL expiry that wants the new answer. A failure still yields a stale answer
+   * within its window.
+   */
+  refresh (name: string): Promise<DnsAddress[]> {
+    const fixed = this.#fixed(name)
+    if (fixed !== null) return Promise.resolve(fixed)
+    const key = name.toLowerCase()
+    const e = this.#entries.get(key)
+    if (e !== undefined && e.pending !== null) return e.pending
+    return this.#query(key, e)
+  }
+
   #fixed (name: string): DnsAddress[] | null {
     if (isIP(name) !== 0) return [{ ip: name, ttl: Infinity }]
     if (name.startsWith('[') && name.endsWith(']') && isIP(name.slice(1, -1)) === 6) return [{ ip: name.slice(1, -1), ttl: Infinity }]

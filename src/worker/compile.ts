@@ -16,6 +16,7 @@ import type { Router, RouterEntry } from '../router/types.ts'
 import { buildRouter } from '../router/traditional.ts'
 import { log } from '../common/log.ts'
 import type { UpstreamPool } from './upstreams.ts'
+import { compileServiceBalancing, type ServiceBalancing } from './balancer/runtime.ts'
 import { HANDLERS } from '../plugins/handlers.ts'
 import type { AnyPluginHandler } from '../plugins/types.ts'
 import { compilePlugins, type CompiledPlugins, type PhaseChains } from './plugin-chains.ts'
@@ -34,6 +35,8 @@ export interface UpstreamTarget {
   readonly tlsVerify: boolean
   /** Assigned by UpstreamRegistry.reconcile() once the whole snapshot compiled. */
   pool: UpstreamPool | null
+  /** Balancer hook (balancer/runtime.ts): the upstream or DNS balancer this target's tries pick from. */
+  balancing: ServiceBalancing | null
 }
 
 export interface CompiledService {
@@ -101,6 +104,7 @@ function compileTarget (s: ServiceRow, targets: Map<string, UpstreamTarget>): Up
     connectTimeout: s.connect_timeout,
     tlsVerify,
     pool: null,
+    balancing: null,
   }
   targets.set(key, t)
   return t
@@ -131,6 +135,7 @@ export function compileSnapshot (snap: Snapshot, handlers: readonly AnyPluginHan
     if (s.enabled === false) { services.set(s.id, null); continue }
     const target = compileTarget(s, targets)
     if (target === null) { services.set(s.id, null); continue }
+    target.balancing ??= compileServiceBalancing(s, snap, target.protocol) // balancer hook
     services.set(s.id, {
       row: s,
       compiled: {

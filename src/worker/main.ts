@@ -29,6 +29,7 @@ import { setDraining, stats, whenIdle } from './lifecycle.ts'
 import { closeConnections, closeListeners, listenAll, setSnapshot, setTlsSnapshot, whenTlsSettled, type Bound } from './server.ts'
 import { initSettings } from './settings.ts'
 import { UpstreamRegistry } from './upstreams.ts'
+import { applyUpstreamHealth } from './balancer/runtime.ts'
 import { rateLimitClient } from './ratelimit-client.ts'
 import { closeAccessLog, initAccessLog } from './access-log.ts'
 import { takeMetricsDelta } from './metrics-recorder.ts'
@@ -104,7 +105,8 @@ function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
 }
 
 /** Health verdicts from the node's registry (primary/health); applied by the balancers (worker/balancer, issue #7). */
-function onUpstreamHealth (_msg: UpstreamHealthMessage): void {
+function onUpstreamHealth (msg: UpstreamHealthMessage): void {
+  applyUpstreamHealth(msg)
 }
 
 function postMetrics (): void {

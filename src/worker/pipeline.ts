@@ -12,7 +12,6 @@
 import { ERRORS } from '../common/errors.ts'
 import type { MatchInput } from '../router/types.ts'
 import type { RequestContext } from './context.ts'
-import { acquirePool } from './upstreams.ts'
 import { internalFailure, proceedUpstream, readPluginBody } from './proxy.ts'
 import { runAccess, runRewrite } from './plugin-runner.ts'
 import { sendErrorPage, sendKongError, sendRedirect } from './responses.ts'
@@ -135,10 +134,7 @@ function afterAccess (ctx: RequestContext): void {
     return
   }
 
-  // 7. Upstream.
-  const pool = service.target.pool!
-  ctx.pool = pool
-  acquirePool(pool)
+  // 7. Upstream (each try picks its peer and pool: proxy.ts dispatchAttempt).
   buildUpstreamRequest(ctx)
   proceedUpstream(ctx)
 }

@@ -31,6 +31,11 @@ import { endResponse, startResponse, writeChunk } from './response-writer.ts'
 import { refuseBodyTooLarge, V_BODY_LIMIT_EXCEEDED } from './edge.ts'
 import { closeClient, sendErrorPage, sendKongError } from './responses.ts'
 import { settings } from './settings.ts'
+import { acquirePool, releasePool } from './upstreams.ts'
+import type { Address } from './balancer/address.ts'
+import { recordLatency } from './balancer/algorithms.ts'
+import { hashInput } from './balancer/hash-on.ts'
+import { poolFor, reportPassive } from './balancer/runtime.ts'
 
 /** Largest body a plugin may ask for whole (kong.request.get_raw_body); larger ones stream. */
 export const PLUGIN_BODY_LIMIT = 8 * 1024 * 1024
@@ -54,10 +59,29 @@ const UNSOLICITED_100 = Object.assign(new Error('upstream sent an unsolicited 10
 class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
   readonly ctx: RequestContext
   controller: Dispatcher.DispatchController | null
+  /** The balancer address this try went to (null until picked). */
+  address: Address | null
+  /** Continuum index of the request's hash input (consistent-hashing); -1 until computed. */
+  hash: number
+  /** Addresses earlier tries of this request failed on. */
+  tried: Address[] | null
+  tStart: number
+  /** The try's outcome was accounted (connections, latency, passive health). */
+  settled: boolean
 
-  constructor (ctx: RequestContext) {
+  constructor (ctx: RequestContext, prev: Attempt | null) {
     this.ctx = ctx
     this.controller = null
+    this.address = null
+    this.hash = -1
+    this.tried = null
+    this.tStart = 0
+    this.settled = false
+    if (prev !== null) {
+      this.hash = prev.hash
+      this.tried = prev.tried
+      if (prev.address !== null) (this.tried ??= []).push(prev.address)
+    }
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
@@ -76,12 +100,17 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
     // 100 Continue was never asked for (no `Expect` goes upstream): 502 without retry, whichever
     // transport surfaced it (undici fails it itself with 'bad response', see upstreamAnswered).
     if (status < 200) {
-      if (status === 100) refuseResponse(ctx, controller, UNSOLICITED_100)
+      if (status === 100) refuseResponse(ctx, controller, UNSOLICITED_100, this)
       return
+    }
+    const addr = this.address
+    if (addr !== null) {
+      const b = ctx.route!.service!.target.balancing!.balancer
+      if (b.passive) reportPassive(b, addr, 'status', status)
     }
     const te = headers['transfer-encoding']
     if (te !== undefined && (typeof te !== 'string' || te.toLowerCase() !== 'chunked')) {
-      refuseResponse(ctx, controller, BAD_TE)
+      refuseResponse(ctx, controller, BAD_TE, this)
       return
     }
     try {
@@ -103,6 +132,7 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
 
   onResponseEnd (): void {
     const ctx = this.ctx
+    settle(this, null)
     if (ctx.attempt !== this) return
     ctx.attempt = null
     try {
@@ -115,10 +145,11 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
 
   onResponseError (_controller: Dispatcher.DispatchController | null, err: Error): void {
     const ctx = this.ctx
+    settle(this, err)
     if (ctx.attempt !== this) return
     ctx.attempt = null
     try {
-      upstreamFailed(ctx, err)
+      upstreamFailed(ctx, err, this)
     } catch (e) {
       internalFailure(ctx, e)
     }
@@ -126,31 +157,84 @@ class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
 }
 
 /** An upstream head the proxy will not pass on: the try ends with `err` (502, never retried). */
-function refuseResponse (ctx: RequestContext, controller: Dispatcher.DispatchController, err: Error): void {
+function refuseResponse (ctx: RequestContext, controller: Dispatcher.DispatchController, err: Error, a: Attempt): void {
   ctx.attempt = null
   controller.abort(err)
   try {
-    upstreamFailed(ctx, err)
+    upstreamFailed(ctx, err, a)
   } catch (e) {
     internalFailure(ctx, e)
   }
 }
 
-/** Sends the request upstream once more (first try or retry). */
-export function dispatchAttempt (ctx: RequestContext): void {
-  const svc = ctx.route!.service!
-  const a = new Attempt(ctx)
+/**
+ * One try's end, accounted once whichever callback comes (our own aborts included): the
+ * least-connections count, the latency measure, and the passive health report of a connect or
+ * send failure / timeout (errors the gateway made itself are not the upstream's).
+ */
+function settle (a: Attempt, err: Error | null): void {
+  if (a.settled) return
+  a.settled = true
+  const addr = a.address
+  if (addr === null) return
+  addr.connections--
+  const b = a.ctx.route!.service!.target.balancing!.balancer
+  if (err === null) {
+    if (b.latency) recordLatency(addr, performance.now() - a.tStart)
+    return
+  }
+  if (!b.passive) return
+  const code = errorCode(err)
+  if (TIMEOUTS.has(code)) reportPassive(b, addr, 'timeout', 0)
+  else if (CONNECT_FAILURES.has(code) || SEND_FAILURES.has(code)) reportPassive(b, addr, 'tcp_failure', 0)
+}
+
+/** Sends the request upstream once more (first try, or a retry after `prev` failed): picks a peer first. */
+export function dispatchAttempt (ctx: RequestContext, prev: Attempt | null = null): void {
+  const a = new Attempt(ctx, prev)
   ctx.attempt = a
   ctx.state = ST_UPSTREAM
+  pickAndSend(ctx, a)
+}
+
+function pickAndSend (ctx: RequestContext, a: Attempt): void {
+  const route = ctx.route!
+  const svc = route.service!
+  const sb = svc.target.balancing!
+  const b = sb.balancer
+  if (b.pending !== null) {
+    // First use of a name not in the DNS cache yet: this try waits for the answer.
+    b.pending.then(() => { if (ctx.attempt === a) pickAndSend(ctx, a) }, (err: unknown) => { internalFailure(ctx, err) })
+    return
+  }
+  let addr: Address | null = null
+  if (b.healthy) {
+    if (a.hash < 0 && b.hashing !== null) a.hash = b.hashing.index(hashInput(ctx, b.hashSpec!))
+    addr = b.algo.pick(a.hash, a.tried)
+  }
+  if (addr === null) {
+    noPeer(ctx, a)
+    return
+  }
+  a.address = addr
+  addr.connections++
+  const pool = poolFor(addr, sb)
+  const held = ctx.pool
+  ctx.pool = pool
+  acquirePool(pool)
+  if (held !== null) releasePool(held)
+  // Host per try (Kong set_host_header): the peer's name unless preserve_host or a plugin set it.
+  if (!route.preserveHost && ctx.upstreamHost === null) ctx.upstreamHeaders![1] = sb.https ? addr.hostHttps : addr.hostHttp
   if (ctx.tries === 0) {
     const now = performance.now()
     ctx.tUpstream = now
     ctx.proxyLatency = Math.round(now - ctx.t0)
   }
   ctx.tries++
+  a.tStart = performance.now()
   const body = ctx.bodyMode === BODY_BUFFERED ? ctx.bodyBuffer : ctx.bodyMode === BODY_STREAMING ? ctx.bodyStream : null
   try {
-    ctx.pool!.transport.dispatch({
+    pool.transport.dispatch({
       path: ctx.upstreamPath,
       method: ctx.upstreamMethod ?? ctx.method,
       headers: ctx.upstreamHeaders!,
@@ -161,11 +245,37 @@ export function dispatchAttempt (ctx: RequestContext): void {
       reset: settings.keepalivePoolSize === 0,
     }, a)
   } catch (err) {
+    settle(a, null)
     if (ctx.attempt === a) {
       ctx.attempt = null
-      upstreamFailed(ctx, err)
+      upstreamFailed(ctx, err, a)
     }
   }
+}
+
+/**
+ * No peer to try (kong/runloop/balancer/init.lua execute): a plain host that did not resolve ->
+ * 503 `name resolution failed` (500 for DNS failures other than name errors); an upstream with no
+ * available address or below its health threshold -> 503 `failure to get a peer from the
+ * ring-balancer`. On a retry, the failure of the previous try stands instead.
+ */
+function noPeer (ctx: RequestContext, a: Attempt): void {
+  ctx.attempt = null
+  if (ctx.tries > 0) {
+    finalFailure(ctx, ctx.lastError)
+    return
+  }
+  const close = ctx.bodyMode === BODY_STREAMING && !ctx.bodyReceived
+  ctx.bodyMode = BODY_DISCARD
+  const b = ctx.route!.service!.target.balancing!.balancer
+  const dnsError = b.dnsError
+  if (b.plain && dnsError !== null) {
+    if (dnsError.notFound) sendKongError(ctx, 503, ERRORS.GW_ERR_DNS.message, null, close)
+    else sendKongError(ctx, 500, `dns server error: ${dnsError.code}`, null, close)
+    return
+  }
+  if (log.enabled('info')) log.info(`no peer for ${a.ctx.route!.service!.target.host}: balancer ${b.healthy ? 'has no available address' : 'is unhealthy'}`)
+  sendKongError(ctx, 503, ERRORS.GW_ERR_NO_PEER.message, null, close)
 }
 
 function errorCode (err: unknown): string {
@@ -197,7 +307,7 @@ function upstreamAnswered (err: unknown): boolean {
   return err instanceof Error && (err.message === 'bad response' || err.message === 'bad upgrade')
 }
 
-function upstreamFailed (ctx: RequestContext, err: unknown): void {
+function upstreamFailed (ctx: RequestContext, err: unknown, a: Attempt): void {
   const code = errorCode(err)
   ctx.lastError = code
   if (ctx.resDone) { maybeFinish(ctx); return }
@@ -214,9 +324,14 @@ function upstreamFailed (ctx: RequestContext, err: unknown): void {
     ctx.respStaged = null
   }
   if (!upstreamAnswered(err) && canRetry(ctx, code)) {
-    dispatchAttempt(ctx)
+    dispatchAttempt(ctx, a)
     return
   }
+  finalFailure(ctx, code)
+}
+
+/** The last try failed with `code` (nothing was sent to the client yet): the error page. */
+function finalFailure (ctx: RequestContext, code: string): void {
   ctx.upstreamLatency = Math.round(performance.now() - ctx.tUpstream)
   if (log.enabled('info')) log.info(`upstream ${ctx.route!.service!.target.origin} failed after ${ctx.tries} tries: ${code}`)
   // An unfinished streamed body is not read further: close after the answer.

@@ -1,12 +1,12 @@
 /**
  * Upstream connection pools: one transport (transport/index.ts: undici Pool or the lean `net`
- * transport, per `upstream_transport`; https targets always undici) per target key (protocol,
- * host, port, connect timeout, TLS verification), reused across snapshots while the key stays
- * referenced.
+ * transport, per `upstream_transport`; https targets always undici) per balancer address and
+ * service profile (protocol, ip, port, connect timeout, TLS verification, SNI), made on the first
+ * try to that address and reused across snapshots while a live balancer address uses it.
  *
  * Pool lifecycle:
  *
- *   live --(a new snapshot no longer references the key)--> retired --(active == 0)--> closed
+ *   live --(after a snapshot, no live address uses the key)--> retired --(active == 0)--> closed
  *
  * `active` counts requests holding the pool (acquired at routing time, released when the request
  * finishes), so a request that started on an old snapshot keeps a usable pool for its retries and
@@ -21,9 +21,17 @@
  * gateway process over 4 interleaved rounds) it made no difference (22-25 us both), so the
  * simpler Pool stays (transport/undici.ts).
  */
-import type { UpstreamTarget } from './compile.ts'
 import type { WorkerSettings } from './settings.ts'
-import { createTransport, type Transport } from './transport/index.ts'
+import { createTransport, type Transport, type TransportTarget } from './transport/index.ts'
+import { pruneBalancers } from './balancer/runtime.ts'
+import type { Balancer } from './balancer/balancer.ts'
+import type { UpstreamTarget } from './compile.ts'
+
+/** One address as a service profile reaches it (balancer/runtime.ts poolFor). */
+export interface PoolTarget extends TransportTarget {
+  /** Pool identity: protocol, ip, port, connect timeout, TLS verification, SNI. */
+  readonly key: string
+}
 
 export class UpstreamPool {
   readonly key: string
@@ -41,37 +49,44 @@ export class UpstreamPool {
   }
 }
 
+let current: UpstreamRegistry | null = null
+
+/** The worker's registry (main.ts creates it before any snapshot compiles). */
+export function currentRegistry (): UpstreamRegistry {
+  if (current === null) throw new Error('no UpstreamRegistry in this thread')
+  return current
+}
+
 export class UpstreamRegistry {
   readonly #pools = new Map<string, UpstreamPool>()
   readonly #settings: WorkerSettings
 
   constructor (settings: WorkerSettings) {
     this.#settings = settings
+    current = this
   }
 
   get size (): number { return this.#pools.size }
 
+  /** The live pool for `t`, created on first use (a balancer address's first try). */
+  pool (t: PoolTarget): UpstreamPool {
+    let p = this.#pools.get(t.key)
+    if (p === undefined) {
+      p = new UpstreamPool(t.key, createTransport(this.#settings.upstreamTransport, t, this.#settings))
+      this.#pools.set(t.key, p)
+    }
+    return p
+  }
+
   /**
-   * Gives every target its pool (reusing live ones) and retires pools no target references. New
-   * pools are created first, so a target that cannot get one leaves the registry untouched.
+   * After a snapshot compiled (main.ts, with the targets its services use): balancers no target
+   * uses are dropped (balancer/runtime.ts) and pools no live balancer address uses are retired.
+   * Pools are made per address on first use (poolFor), not here.
    */
   reconcile (targets: readonly UpstreamTarget[]): void {
-    const created = new Map<string, UpstreamPool>()
-    try {
-      for (const t of targets) {
-        if (this.#pools.has(t.key) || created.has(t.key)) continue
-        created.set(t.key, new UpstreamPool(t.key, this.#createPool(t)))
-      }
-    } catch (err) {
-      for (const p of created.values()) void p.transport.destroy().catch(() => {})
-      throw err
-    }
-    for (const [key, p] of created) this.#pools.set(key, p)
-    const keep = new Set<string>()
-    for (const t of targets) {
-      keep.add(t.key)
-      t.pool = this.#pools.get(t.key)!
-    }
+    const used = new Set<Balancer>()
+    for (const t of targets) if (t.balancing !== null) used.add(t.balancing.balancer)
+    const keep = pruneBalancers(used)
     for (const [key, p] of this.#pools) {
       if (keep.has(key)) continue
       this.#pools.delete(key)
@@ -79,10 +94,6 @@ export class UpstreamRegistry {
       if (p.active === 0) closePool(p)
       else retiredPools.add(p)
     }
-  }
-
-  #createPool (t: UpstreamTarget): Transport {
-    return createTransport(this.#settings.upstreamTransport, t, this.#settings)
   }
 
   /** Closes every pool now (shutdown): in-flight requests are destroyed. */

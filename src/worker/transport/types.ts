@@ -100,6 +100,8 @@ export interface TransportTarget {
   /** Milliseconds for the TCP (and TLS) handshake. */
   readonly connectTimeout: number
   readonly tlsVerify: boolean
+  /** TLS SNI / certificate name when `host` is an address (balancer targets); default: `host` unless an IP. */
+  readonly servername?: string | null
 }
 
 /** Pool settings (Kong's upstream_keepalive_*). */

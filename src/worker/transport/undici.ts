@@ -37,7 +37,7 @@ export class UndiciTransport implements Transport {
       connect: {
         timeout: target.connectTimeout,
         rejectUnauthorized: target.tlsVerify,
-        ...(target.protocol === 'https' && !isIp(target.host) ? { servername: target.host } : {}),
+        ...(target.protocol === 'https' && (target.servername ?? null) !== null ? { servername: target.servername! } : target.protocol === 'https' && !isIp(target.host) ? { servername: target.host } : {}),
       },
     })
   }
