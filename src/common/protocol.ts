@@ -6,6 +6,7 @@
 import type { CounterKey, RedisSettings, StoreKey } from './ratelimit/keys.ts'
 import type { MetricsDeltaMessage } from '../metrics/delta.ts'
 import type { ProxyCacheRequest, ProxyCacheResult } from '../plugins/proxy-cache/messages.ts'
+import type { OAuth2Reply, OAuth2Request } from '../plugins/oauth2/messages.ts'
 import type { PassiveHealthMessage, UpstreamHealthMessage } from './health.ts'
 
 export const PROTOCOL_VERSION = 1
@@ -25,6 +26,8 @@ export type PrimaryToWorker =
   | RlTotals
   // proxy-cache Admin API (plugins/proxy-cache/purge.ts, api.ts ProxyCacheRelay)
   | ProxyCacheRequest
+  // oauth2 plugin: grant results and token lookups, token-cache invalidations (plugins/oauth2/messages.ts)
+  | OAuth2Reply
   // upstream health verdicts (primary/health -> worker/balancer; common/health.ts)
   | UpstreamHealthMessage
 
@@ -39,6 +42,8 @@ export type WorkerToPrimary =
   // Kong's Prometheus families, merged by the primary (metrics/delta.ts)
   | MetricsDeltaMessage
   | ProxyCacheResult
+  // oauth2 plugin: grants and token lookups run on the primary (plugins/oauth2/messages.ts)
+  | OAuth2Request
   // passive health-check observations (worker/balancer -> primary/health; common/health.ts)
   | PassiveHealthMessage
 

@@ -14,6 +14,7 @@ import { handler as hmacAuth } from './hmac-auth/handler.ts'
 import { handler as ipRestriction } from './ip-restriction/handler.ts'
 import { handler as jwt } from './jwt/handler.ts'
 import { handler as keyAuth } from './key-auth/handler.ts'
+import { handler as oauth2 } from './oauth2/handler.ts'
 import { handler as requestSizeLimiting } from './request-size-limiting/handler.ts'
 import { handler as requestTermination } from './request-termination/handler.ts'
 import { handler as requestTransformer } from './request-transformer/handler.ts'
@@ -36,6 +37,7 @@ export const HANDLERS: readonly AnyPluginHandler[] = [
   botDetection,
   cors,
   jwt,
+  oauth2,
   keyAuth,
   basicAuth,
   hmacAuth,

@@ -32,6 +32,7 @@ import { schema as udpLog } from './udp-log/schema.ts'
 import { schema as rateLimiting } from './rate-limiting/schema.ts'
 import { schema as responseRatelimiting } from './response-ratelimiting/schema.ts'
 import { schema as prometheus } from './prometheus/schema.ts'
+import { schema as oauth2 } from './oauth2/schema.ts'
 import { schema as statsd } from './statsd/schema.ts'
 import { schema as datadog } from './datadog/schema.ts'
 import { schema as loggly } from './loggly/schema.ts'
@@ -78,6 +79,7 @@ export const PLUGINS: readonly PluginEntry[] = [
   entry('bot-detection', 2500, botDetection),
   entry('cors', 2000, cors),
   entry('jwt', 1450, jwt),
+  entry('oauth2', 1400, oauth2),
   entry('key-auth', 1250, keyAuth),
   entry('basic-auth', 1100, basicAuth),
   entry('hmac-auth', 1030, hmacAuth),

@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION, type PrimaryToWorker, type RlDeltas, type RlInit, typ
 import { log } from '../common/log.ts'
 import { ensureDefaultCert } from './default-cert.ts' // TLS
 import { ProxyCacheRelay } from '../plugins/proxy-cache/api.ts'
+import { onOAuth2Message } from '../plugins/oauth2/primary.ts'
 
 const ENTRY = new URL('../worker/main.ts', import.meta.url)
 /**
@@ -140,6 +141,9 @@ export class Supervisor extends EventEmitter {
         break
       case 'proxy-cache-result':
         this.proxyCache.onResult(msg)
+        break
+      case 'oauth2': // oauth2 plugin: grants and token lookups on the database (plugins/oauth2/primary.ts)
+        onOAuth2Message(this.config.prefix, w.thread, msg, (m) => { this.post(w, m) })
         break
       case 'passive-health': // upstream health (primary/health): passive observations
         this.emit('passive-health', msg)

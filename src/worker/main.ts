@@ -35,6 +35,7 @@ import { closeAccessLog, initAccessLog } from './access-log.ts'
 import { takeMetricsDelta } from './metrics-recorder.ts'
 import { flushLogPlugins } from '../plugins/shared/log-shutdown.ts'
 import { onProxyCacheMessage } from '../plugins/proxy-cache/purge.ts'
+import { onOAuth2Reply } from '../plugins/oauth2/client.ts'
 
 if (parentPort === null) throw new Error('src/worker/main.ts must run as a worker thread')
 const port = parentPort
@@ -166,6 +167,10 @@ port.on('message', (msg: PrimaryToWorker) => {
       // proxy-cache Admin API (plugins/proxy-cache/purge.ts): look up / purge this worker's cache
       case 'proxy-cache':
         post(onProxyCacheMessage(msg, workerId))
+        break
+      // oauth2 plugin: grant results, token lookups, token-cache invalidations (plugins/oauth2/client.ts)
+      case 'oauth2-reply':
+        onOAuth2Reply(msg)
         break
       // upstream health verdicts (worker/balancer)
       case 'upstream-health':

@@ -210,6 +210,8 @@ export class Dao implements HookDao {
     const ctx = this.#ctx(tx, 'update', input, current)
     const changes = this.#auto(this.#hooks.prepare?.(ctx, input) ?? input, 'update')
     if (current === null) throw 'id' in key ? notFound({ id: key.id }) : notFoundByField({ [key.field]: key.value })
+    // `ttl` (seconds left) is shown on reads of expiring rows but is not a field to write back
+    if (this.schema.ttl === true) delete current.ttl
     const entity = mergeValues(this.schema, changes, current)
     await this.#checked(ctx, entity, false)
     const v = rowValues(this.schema, entity, this.#expiresAt(entity, ttl, 'updated_at'), false, 2)

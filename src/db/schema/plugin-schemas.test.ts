@@ -29,6 +29,11 @@ const DEFAULTS: Record<string, [unknown, Record<string, unknown>]> = {
   'key-auth': [{}, { key_names: ['apikey'], hide_credentials: false, anonymous: null, key_in_header: true, key_in_query: true, key_in_body: false, run_on_preflight: true, realm: null }],
   'basic-auth': [{}, { anonymous: null, hide_credentials: false, realm: 'service' }],
   jwt: [{}, { uri_param_names: ['jwt'], cookie_names: [], key_claim_name: 'iss', secret_is_base64: false, claims_to_verify: null, anonymous: null, run_on_preflight: true, maximum_expiration: 0, header_names: ['authorization'], realm: null }],
+  oauth2: [{ enable_client_credentials: true, provision_key: 'pk' }, {
+    scopes: null, mandatory_scope: false, provision_key: 'pk', token_expiration: 7200, enable_authorization_code: false, enable_implicit_grant: false,
+    enable_client_credentials: true, enable_password_grant: false, hide_credentials: false, accept_http_if_already_terminated: false, anonymous: null,
+    global_credentials: false, auth_header_name: 'authorization', refresh_token_ttl: 1209600, reuse_refresh_token: false, pkce: 'lax', realm: null,
+  }],
   'hmac-auth': [{}, { hide_credentials: false, clock_skew: 300, anonymous: null, validate_request_body: false, enforce_headers: [], algorithms: ['hmac-sha1', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'], realm: null }],
   acl: [{ allow: ['g'] }, { allow: ['g'], deny: null, hide_groups_header: false, always_use_authenticated_groups: false }],
   'ip-restriction': [{ deny: ['10.0.0.0/8'] }, { allow: null, deny: ['10.0.0.0/8'], status: null, message: null }],
@@ -94,12 +99,12 @@ test('every plugin fills Kong\'s config defaults from a minimal config', () => {
 test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and schemas', () => {
   const prio = Object.fromEntries(PLUGINS.map((p) => [p.name, p.priority]))
   assert.deepEqual(prio, {
-    'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, jwt: 1450, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
+    'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, jwt: 1450, oauth2: 1400, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
     'ip-restriction': 990, 'request-size-limiting': 951, acl: 950, 'rate-limiting': 910, 'response-ratelimiting': 900, 'request-transformer': 801,
     'response-transformer': 800, redirect: 779, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
     loggly: 6, syslog: 4, 'request-termination': 2,
   })
-  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth'])
+  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2'])
   assert.deepEqual(getPlugin('ip-restriction')!.defaultProtocols, ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'])
   assert.deepEqual(getPlugin('file-log')!.defaultProtocols, ['grpc', 'grpcs', 'http', 'https'])
   assert.deepEqual(make('key-auth', {}, { protocols: ['tcp'] }).errors, { protocols: ['expected one of: grpc, grpcs, http, https'] })
@@ -107,9 +112,9 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
 })
 
 test('the plugins setting: bundled is Kong\'s list minus what Sluice lacks, off is none, unknown names are left out', () => {
-  assert.equal(enabledPlugins(['bundled']).length, 26)
+  assert.equal(enabledPlugins(['bundled']).length, 27)
   assert.deepEqual(enabledPlugins(['off']), [])
-  assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ']), ['cors', 'key-auth'])
+  assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ', 'ldap-auth']), ['cors', 'key-auth', 'oauth2'])
   assert.deepEqual(enabledPlugins(['bundled', 'my-custom']).includes('my-custom'), false)
 })
 

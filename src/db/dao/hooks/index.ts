@@ -6,6 +6,7 @@ import { certificatesHooks, snisHooks } from './certificates.ts'
 import { basicauthHooks, caCertificatesHooks } from './credentials.ts'
 import { pluginsHooks } from './plugins.ts'
 import { targetsHooks } from './targets.ts'
+import { oauth2CredentialsHooks, oauth2TokensHooks } from '../../../plugins/oauth2/dao-hooks.ts'
 
 const HOOKS: Record<string, DaoHooks> = {
   plugins: pluginsHooks,
@@ -14,6 +15,8 @@ const HOOKS: Record<string, DaoHooks> = {
   snis: snisHooks,
   ca_certificates: caCertificatesHooks,
   basicauth_credentials: basicauthHooks,
+  oauth2_credentials: oauth2CredentialsHooks,
+  oauth2_tokens: oauth2TokensHooks,
 }
 
 const NONE: DaoHooks = {}

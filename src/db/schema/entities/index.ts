@@ -13,6 +13,7 @@ import { upstreams } from './upstreams.ts'
 import { targets } from './targets.ts'
 import { plugins } from './plugins.ts'
 import { acls, basicauthCredentials, hmacauthCredentials, jwtSecrets, keyauthCredentials } from './credentials.ts'
+import { oauth2AuthorizationCodes, oauth2Credentials, oauth2Tokens } from './oauth2.ts'
 
 export const ENTITIES: readonly EntitySchema[] = [
   certificates,
@@ -29,4 +30,7 @@ export const ENTITIES: readonly EntitySchema[] = [
   acls,
   hmacauthCredentials,
   jwtSecrets,
+  oauth2Credentials,
+  oauth2AuthorizationCodes,
+  oauth2Tokens,
 ]
