@@ -13,7 +13,7 @@
  * HTTP goes through undici (one Client per probe, closed after: probes are one-shot, like Kong's).
  */
 import { connect, isIP } from 'node:net'
-import { Client } from 'undici'
+import { Client, buildConnector } from 'undici'
 import type { ActiveChecks } from './checks.ts'
 
 export type ProbeResult = { kind: 'status'; status: number } | { kind: 'tcp_failure' } | { kind: 'timeout' }
@@ -59,15 +59,18 @@ export async function probeHttp (t: ProbeTarget, c: ActiveChecks, tls: boolean):
   const timeout = Math.max(1, c.timeoutMs)
   const hostForUrl = isIP(t.ip) === 6 ? `[${t.ip}]` : t.ip
   const sni = c.httpsSni ?? t.host
+  // undici derives SNI from the Host header; the probe's SNI is fixed here instead (https_sni first).
+  const tlsConnect = tls ? buildConnector({ rejectUnauthorized: c.httpsVerify, timeout }) : null
   const client = new Client(`${tls ? 'https' : 'http'}://${hostForUrl}:${t.port}`, {
     connectTimeout: timeout,
     headersTimeout: timeout,
     bodyTimeout: timeout,
     pipelining: 0,
-    connect: tls ? { servername: isIP(sni) === 0 ? sni : undefined, rejectUnauthorized: c.httpsVerify } : undefined,
+    connect: tlsConnect === null ? undefined : (opts, cb) => { tlsConnect({ ...opts, servername: isIP(sni) === 0 ? sni : undefined }, cb) },
   })
-  // A last guard: nothing a peer does keeps a probe (and its socket) longer than this.
-  const guard = setTimeout(() => { void client.destroy().catch(() => {}) }, timeout * 3 + 100)
+  // undici's timers are coarse (about 1 s); the probe keeps `timeout` itself: past it, a timeout.
+  let timedOut = false
+  const guard = setTimeout(() => { timedOut = true; void client.destroy().catch(() => {}) }, timeout)
   try {
     const headers: string[] = ['host', t.host, 'connection', 'close']
     for (const [k, v] of c.headers) {
@@ -80,8 +83,8 @@ export async function probeHttp (t: ProbeTarget, c: ActiveChecks, tls: boolean):
     return { kind: 'status', status: res.statusCode }
   } catch (err) {
     const code = errCode(err)
-    if (TIMEOUT_CODES.has(code)) return { kind: 'timeout' }
-    if (PARSE_CODES.has(code) || code.startsWith('HPE_')) return { kind: 'status', status: 0 }
+    if (timedOut || TIMEOUT_CODES.has(code)) return { kind: 'timeout' }
+    if (PARSE_CODES.has(code) || code.startsWith('HPE_') || (err as Error | null)?.name === 'HTTPParserError') return { kind: 'status', status: 0 }
     return { kind: 'tcp_failure' }
   } finally {
     clearTimeout(guard)

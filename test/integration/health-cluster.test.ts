@@ -1,0 +1,67 @@
+/**
+ * Manual health posts across nodes (Kong's `balancer:post_health` cluster event): two nodes on one
+ * PostgreSQL; a post on node A reaches node B's registry, and B's own post reaches A.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { request } from 'undici'
+import { createTestDb, type TestDb } from '../helpers/pg.ts'
+import { startGateway, type Gateway } from '../helpers/gateway.ts'
+
+let db: TestDb
+let a: Gateway
+let b: Gateway
+
+before(async () => {
+  db = await createTestDb()
+  a = await startGateway(db.settings)
+  b = await startGateway(db.settings)
+})
+
+after(async () => {
+  await a?.stop()
+  await b?.stop()
+  await db?.drop()
+})
+
+async function call (gw: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await request(gw.admin + path, {
+    method: method as 'GET',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await r.body.text()
+  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
+}
+
+async function healthOn (gw: Gateway, target: string, want: string): Promise<void> {
+  const t0 = Date.now()
+  for (;;) {
+    const r = await call(gw, 'GET', '/upstreams/shared.test/health')
+    const t = (r.json.data as any[]).find((x) => x.target === target)
+    if (t?.health === want) return
+    if (Date.now() - t0 > 15_000) assert.fail(`${gw.admin}: ${target} is ${String(t?.health)}, not ${want}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+test('cluster: a manual post on one node is applied by the other through balancer:post_health', async () => {
+  assert.equal((await call(a, 'POST', '/upstreams', {
+    name: 'shared.test',
+    healthchecks: { passive: { unhealthy: { http_failures: 1 } } },
+  })).status, 201)
+  assert.equal((await call(a, 'POST', '/upstreams/shared.test/targets', { target: '127.0.0.1:9101' })).status, 201)
+  assert.equal((await call(a, 'POST', '/upstreams/shared.test/targets', { target: '127.0.0.1:9102' })).status, 201)
+  await healthOn(b, '127.0.0.1:9101', 'HEALTHY')
+
+  assert.equal((await call(a, 'PUT', '/upstreams/shared.test/targets/127.0.0.1:9101/unhealthy')).status, 204)
+  await healthOn(a, '127.0.0.1:9101', 'UNHEALTHY')
+  await healthOn(b, '127.0.0.1:9101', 'UNHEALTHY')
+  // only the target posted about
+  await healthOn(b, '127.0.0.1:9102', 'HEALTHY')
+
+  // the other way round, with the per-address form
+  assert.equal((await call(b, 'PUT', '/upstreams/shared.test/targets/127.0.0.1:9101/127.0.0.1:9101/healthy')).status, 204)
+  await healthOn(b, '127.0.0.1:9101', 'HEALTHY')
+  await healthOn(a, '127.0.0.1:9101', 'HEALTHY')
+})
