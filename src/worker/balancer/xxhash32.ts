@@ -18,9 +18,18 @@ function round (acc: number, lane: number): number {
   return Math.imul(rotl((acc + Math.imul(lane, P2)) | 0, 13), P1)
 }
 
+const encoder = new TextEncoder()
+/** Reused UTF-8 scratch: hashing allocates nothing (grown for long inputs). */
+let scratch = new Uint8Array(256)
+
+function u32 (b: Uint8Array, i: number): number {
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0
+}
+
 export function xxhash32 (s: string): number {
-  const b = Buffer.from(s, 'utf8')
-  const len = b.length
+  if (s.length * 3 > scratch.length) scratch = new Uint8Array(s.length * 3)
+  const b = scratch
+  const len = encoder.encodeInto(s, b).written
   let i = 0
   let h: number
   if (len >= 16) {
@@ -30,10 +39,10 @@ export function xxhash32 (s: string): number {
     let v4 = (0 - P1) | 0
     const limit = len - 16
     while (i <= limit) {
-      v1 = round(v1, b.readUInt32LE(i)); i += 4
-      v2 = round(v2, b.readUInt32LE(i)); i += 4
-      v3 = round(v3, b.readUInt32LE(i)); i += 4
-      v4 = round(v4, b.readUInt32LE(i)); i += 4
+      v1 = round(v1, u32(b, i)); i += 4
+      v2 = round(v2, u32(b, i)); i += 4
+      v3 = round(v3, u32(b, i)); i += 4
+      v4 = round(v4, u32(b, i)); i += 4
     }
     h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0
   } else {
@@ -41,7 +50,7 @@ export function xxhash32 (s: string): number {
   }
   h = (h + len) | 0
   while (i + 4 <= len) {
-    h = Math.imul(rotl((h + Math.imul(b.readUInt32LE(i), P3)) | 0, 17), P4)
+    h = Math.imul(rotl((h + Math.imul(u32(b, i), P3)) | 0, 17), P4)
     i += 4
   }
   while (i < len) {
