@@ -23,6 +23,7 @@
  */
 import { formatTarget } from '../db/dao/hooks/targets.ts'
 import { hashPassword } from '../db/dao/hooks/credentials.ts'
+import { hashSecret } from '../plugins/oauth2/secret.ts'
 import { NOT_ENABLED } from '../db/schema/entities/plugins.ts'
 import { MSG, fmtOneOf } from '../db/schema/messages.ts'
 import { processAutoFields } from '../db/schema/process.ts'
@@ -408,6 +409,10 @@ function transformRows (entities: Map<string, Row[]>, transform: boolean): void 
     for (const r of entities.get('basicauth_credentials') ?? []) {
       const cid = fkId(r.consumer)
       if (cid !== undefined && typeof r.password === 'string') r.password = hashPassword(cid, r.password)
+    }
+    // oauth2 daos.lua transformation: the client secret is stored hashed when hash_secret is true
+    for (const r of entities.get('oauth2_credentials') ?? []) {
+      if (r.hash_secret === true && typeof r.client_secret === 'string') r.client_secret = hashSecret(r.client_secret)
     }
   }
   for (const r of entities.get('ca_certificates') ?? []) {
