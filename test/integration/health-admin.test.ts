@@ -185,10 +185,10 @@ test('manual posts: 204, the target flips, per-address form, Kong\'s 404s and a 
 })
 
 test('/health: DNS_ERROR for a name that does not resolve, HEALTHCHECKS_OFF for weight 0, a full table after a change', async () => {
+  const fullBefore = sent.filter((m) => m.full).length
   await call('POST', '/upstreams', { name: 'dns.test', healthchecks: { passive: { unhealthy: { http_failures: 1 } } } })
   await call('POST', '/upstreams/dns.test/targets', { target: 'bad-health-target.invalid:80' })
   await call('POST', '/upstreams/dns.test/targets', { target: '127.0.0.1:81', weight: 0 })
-  const fullBefore = sent.filter((m) => m.full).length
   const h = await healthOf('dns.test')
   assert.equal(h['bad-health-target.invalid:80'].health, 'DNS_ERROR')
   assert.deepEqual(h['bad-health-target.invalid:80'].data.addresses, [])
