@@ -179,6 +179,7 @@ export function markdownTable (rows: readonly Row[]): string {
 export function save (result: MicroResult): void {
   process.stdout.write(`\n${result.title} (${result.engine})\n${markdownTable(result.rows)}\n`)
   for (const [k, v] of Object.entries(result.facts)) process.stdout.write(`- ${k}: ${v}\n`)
+  if (process.argv.includes('--quick')) { process.stdout.write('(--quick: results.json not written)\n'); return }
   let all: Record<string, MicroResult> = {}
   try { all = JSON.parse(readFileSync(MICRO_RESULTS_JSON, 'utf8')) as Record<string, MicroResult> } catch {}
   all[result.name] = result

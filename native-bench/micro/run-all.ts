@@ -3,6 +3,7 @@
  * writes the `native-bench/micro` section of native-bench/RESULTS.md from micro/results.json.
  *
  *   node --import tsx native-bench/micro/run-all.ts [router-match snapshot header-copy] [--routes N]
+ *   node --import tsx native-bench/micro/run-all.ts --quick     1,000 routes, writes nothing (a smoke run)
  *
  * Each benchmark can also run alone: `node --expose-gc --import tsx native-bench/micro/<name>.ts`.
  */
@@ -17,8 +18,11 @@ const ALL = ['router-match', 'snapshot', 'header-copy']
 const argv = process.argv.slice(2)
 const names = argv.filter((a) => ALL.includes(a))
 const passOn: string[] = []
+const quick = argv.includes('--quick')
 const r = argv.indexOf('--routes')
 if (r >= 0) passOn.push('--routes', argv[r + 1] ?? '10000')
+else if (quick) passOn.push('--routes', '1000')
+if (quick) passOn.push('--quick')
 
 let failed = 0
 for (const name of names.length > 0 ? names : ALL) {
@@ -27,6 +31,10 @@ for (const name of names.length > 0 ? names : ALL) {
   if (res.status !== 0) { failed++; process.stdout.write(`${name} failed (exit ${res.status})\n`) }
 }
 
+if (quick) {
+  process.stdout.write('\n(--quick: RESULTS.md not written)\n')
+  process.exit(failed > 0 ? 1 : 0)
+}
 const all = readAll()
 let md = `## native-bench: micro-benchmarks
 
