@@ -54,7 +54,8 @@ class LocalSink implements SyslogSink {
   #start (): ChildProcess | null {
     if (this.#child !== null) return this.#child
     if (performance.now() - this.#failedAt < RESPAWN_MS) return null
-    const args = ['-u', this.where, '--prio-prefix', '-t', 'kong', `--id=${process.pid}`, '--socket-errors=on']
+    // --size: logger cuts messages at 1 KiB by default; syslog(3) does not.
+    const args = ['-u', this.where, '--prio-prefix', '-t', 'kong', `--id=${process.pid}`, '--socket-errors=on', '--size=262144']
     let child: ChildProcess
     try {
       child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'pipe'] })
