@@ -3,14 +3,27 @@
  * encoded here, once, and decoded here; no other module constructs a Packr.
  */
 import { Packr } from 'msgpackr'
-import type { Snapshot } from './snapshot.ts'
+import type { Snapshot, SnapshotDelta } from './snapshot.ts'
 
 // structuredClone-compatible plain data; records on (repeated row shapes share one structure).
 const packr = new Packr({ useRecords: true, moreTypes: false, bundleStrings: false })
 
 /** Encodes a snapshot into a SharedArrayBuffer-backed view: one encode, zero copies per worker. */
 export function encodeSnapshot (snapshot: Snapshot): Uint8Array {
-  const bytes = packr.pack(snapshot)
+  return shared(packr.pack(snapshot))
+}
+
+/** A delta travels like a snapshot: encoded once, the same bytes posted to every worker. */
+export function encodeDelta (delta: SnapshotDelta): Uint8Array {
+  return shared(packr.pack(delta))
+}
+
+export function decodeDelta (bytes: Uint8Array): SnapshotDelta {
+  const own = bytes.buffer instanceof SharedArrayBuffer ? Buffer.from(bytes) : bytes
+  return packr.unpack(own) as SnapshotDelta
+}
+
+function shared (bytes: Uint8Array): Uint8Array {
   const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength))
   shared.set(bytes)
   return shared

@@ -20,6 +20,8 @@ export interface WorkerData {
 
 export type PrimaryToWorker =
   | { type: 'snapshot'; version: number; bytes: Uint8Array }
+  // config delta on top of snapshot `base` (common/snapshot.ts SnapshotDelta, codec.ts encodeDelta)
+  | { type: 'snapshot-delta'; base: number; version: number; bytes: Uint8Array }
   | { type: 'shutdown'; graceMs: number }
   // rate limiting (common/ratelimit, primary/ratelimit, worker/ratelimit-client.ts)
   | RlInit
@@ -35,6 +37,8 @@ export type WorkerToPrimary =
   | { type: 'ready'; protocol: number; workerId: number; snapshotVersion: number; port: number }
   | { type: 'snapshot-ack'; workerId: number; version: number; compileMs: number }
   | { type: 'snapshot-error'; workerId: number; version: number; message: string }
+  // a delta the worker could not apply (not on its base, or it failed): send the full snapshot
+  | { type: 'snapshot-resync'; workerId: number; version: number; reason: string }
   | { type: 'metrics'; workerId: number; requests: number; connections: number }
   | { type: 'error'; workerId: number; code: string; message: string }
   | { type: 'drained'; workerId: number }

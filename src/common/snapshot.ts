@@ -68,3 +68,23 @@ export interface Snapshot {
   /** Every other entity, by Kong table name (`plugins`, `consumers`, `upstreams`, ...). */
   entities: Record<string, GenericRow[]>
 }
+
+/** One entity as it is now: `row` null when it is gone. */
+export interface EntityChange {
+  /** Kong table name (`routes`, `services`, `plugins`, ...). */
+  table: string
+  id: Uuid
+  row: GenericRow | null
+}
+
+/**
+ * A change on top of snapshot `base`: applying `changes` to it gives snapshot `version` (whose
+ * content hash is `hash`), exactly as a full snapshot of `version` would. A worker that does not
+ * serve `base`, or cannot apply it, asks for the full snapshot instead (protocol.ts).
+ */
+export interface SnapshotDelta {
+  base: number
+  version: number
+  hash: string
+  changes: EntityChange[]
+}

@@ -3,15 +3,18 @@
  * -> schema check/bootstrap -> config cache -> first snapshot -> workers -> Admin API -> cluster
  * sync. The primary never proxies a request; it owns the pool, the cache and the workers.
  *
- * Change flow: cluster sync applies events to the cache -> a rebuild is scheduled (coalesced:
- * a burst of writes costs one snapshot) -> encoded once -> broadcast -> workers ack the version.
+ * Change flow: cluster sync applies a batch of events to the cache (one row read per changed
+ * entity) -> the changed rows go out as one delta (snapshot.ts SnapshotBuilder.delta; a reload
+ * event, a huge batch or a reconnect sends a full snapshot) -> encoded once -> broadcast ->
+ * workers patch their compiled state (worker/compile-delta.ts) and ack the version.
  */
 import { hostname } from 'node:os'
 import type { Config } from '../config/load.ts'
 import { log } from '../common/log.ts'
 import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
 import { ConfigCache, SNAPSHOT_TABLES, type Row } from './config-cache.ts'
-import { buildSnapshot, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
+import { SnapshotBuilder, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
+import type { EntityChange } from '../common/snapshot.ts'
 import { Supervisor } from './workers.ts'
 import { NodeHealth, POST_HEALTH_CHANNEL } from './health/node.ts' // upstream health
 import { dnsOptionsFromConfig } from '../common/dns.ts'
@@ -45,6 +48,11 @@ export interface PrimaryHandle {
   stop (): Promise<void>
 }
 
+/** A batch of events touching more entities than this goes out as a full snapshot. */
+const DELTA_MAX_CHANGES = 1000
+const SAVE_QUIET_MS = 1000
+const SAVE_MAX_MS = 10_000
+
 export async function startPrimary (config: Config): Promise<PrimaryHandle> {
   // ---- declarative: DB-less mode (database = off) has its own start-up (dbless.ts)
   if (config.database === 'off') return (await import('./dbless.ts')).startDbless(config)
@@ -58,6 +66,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
   }
   try {
     const cache = new ConfigCache()
+    const builder = new SnapshotBuilder()
     let version = 0
     let built: BuiltSnapshot | null = null
     // `let`: a reload swaps in a new worker generation (reload.ts); every use below reads the current one.
@@ -113,6 +122,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       apply: async (events: ClusterEvent[]) => {
         let full = false
         const seen = new Set<string>()
+        const changed: Array<[string, string]> = []
         for (const e of events) {
           if (e.channel !== 'crud' || e.data === null) { full = full || e.channel === 'reload'; continue }
           let d: { entity?: string; id?: string }
@@ -121,10 +131,15 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
           const key = `${d.entity}:${d.id}`
           if (seen.has(key)) continue
           seen.add(key)
+          changed.push([d.entity, d.id])
           await cache.refresh(ds.pool, d.entity, d.id)
         }
-        if (full) await cache.loadEverything(ds.pool)
-        publish()
+        if (full || changed.length > DELTA_MAX_CHANGES) {
+          if (full) await cache.loadEverything(ds.pool)
+          publish()
+          return
+        }
+        publishDelta(changed.map(([table, id]) => ({ table, id, row: cache.tables.get(table)?.get(id) ?? null })))
       },
       reloadAll: async () => { await cache.loadEverything(ds.pool); publish() },
     })
@@ -133,11 +148,46 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     const publish = (): void => {
       if (cache.generation === builtGeneration) return
       builtGeneration = cache.generation
-      built = buildSnapshot(cache, ++version)
+      built = builder.full(cache, ++version)
       log.debug(`snapshot ${built.version} built in ${built.buildMs.toFixed(1)} ms (${built.bytes.byteLength} bytes)`)
       supervisor.broadcast(built)
+      saveNow()
+    }
+    /** A few changed rows: a delta on the version the workers serve; the full snapshot stays lazy. */
+    const publishDelta = (changes: EntityChange[]): void => {
+      if (cache.generation === builtGeneration) return
+      builtGeneration = cache.generation
+      const base = version
+      const d = builder.delta(cache, base, ++version, changes)
+      built = d.snapshot
+      log.debug(`delta ${base} -> ${version} built in ${built.buildMs.toFixed(1)} ms (${d.changes} change(s), ${d.bytes.byteLength} bytes)`)
+      supervisor.broadcastDelta(base, d.bytes, built)
+      saveSoon()
+    }
+    // The last-good file after deltas: written once changes pause for SAVE_QUIET_MS (at most
+    // SAVE_MAX_MS after the first unsaved one), so that a burst of writes does not encode the
+    // whole configuration each time. A full snapshot is saved at once.
+    let saveTimer: NodeJS.Timeout | null = null
+    let unsavedSince = 0
+    const saveNow = (): void => {
+      if (saveTimer !== null) { clearTimeout(saveTimer); saveTimer = null }
+      unsavedSince = 0
+      if (built === null) return
       saveLastGood(config.prefix, built).catch((err) => log.warn(`could not save the last good snapshot: ${(err as Error).message}`))
     }
+    const saveSoon = (): void => {
+      if (saveTimer !== null) clearTimeout(saveTimer)
+      if (unsavedSince === 0) unsavedSince = Date.now()
+      const wait = Math.max(0, Math.min(SAVE_QUIET_MS, unsavedSince + SAVE_MAX_MS - Date.now()))
+      saveTimer = setTimeout(saveNow, wait)
+      saveTimer.unref()
+    }
+    cleanup.push(async () => {
+      if (saveTimer === null || built === null) return
+      clearTimeout(saveTimer)
+      saveTimer = null
+      await saveLastGood(config.prefix, built).catch(() => {})
+    })
 
     /** Schema check + full load; the xmin mark comes first so no change between is lost. */
     const loadFromDatabase = async (): Promise<void> => {
@@ -162,7 +212,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       log.error(`PostgreSQL is unreachable (${(err as Error).message}): serving the last good configuration saved under ${config.prefix} (hash ${last.hash}) until it returns`)
     }
     builtGeneration = cache.generation
-    built = buildSnapshot(cache, ++version)
+    built = builder.full(cache, ++version)
     if (savedSnapshotAt === null) await saveLastGood(config.prefix, built).catch(() => {})
     health.attach(supervisor)
     await supervisor.start(built)

@@ -120,6 +120,10 @@ export class Supervisor extends EventEmitter {
         w.compileMs = msg.compileMs
         this.emit('ack', w.id, msg.version)
         break
+      case 'snapshot-resync': // a delta it could not apply: the full snapshot of the current version
+        log.warn(`worker ${w.id} asks for the full snapshot (serving ${msg.version}): ${msg.reason}`)
+        if (this.current !== null && w.state !== 'draining') this.post(w, { type: 'snapshot', version: this.current.version, bytes: this.current.bytes })
+        break
       case 'snapshot-error':
         log.error(`worker ${w.id} rejected snapshot ${msg.version}: ${msg.message}`)
         this.emit('snapshot-error', w.id, msg.version, msg.message)
@@ -164,6 +168,18 @@ export class Supervisor extends EventEmitter {
     this.current = snapshot
     for (const w of this.workers.values()) {
       if (w.state !== 'draining') this.post(w, { type: 'snapshot', version: snapshot.version, bytes: snapshot.bytes })
+    }
+  }
+
+  /**
+   * Sends one encoded delta (on top of `base`) to every worker. `snapshot` is the full snapshot of
+   * the delta's version, for workers that start later or ask to resync; its `bytes` may be
+   * encoded lazily (primary/snapshot.ts), on first read.
+   */
+  broadcastDelta (base: number, bytes: Uint8Array, snapshot: { version: number; readonly bytes: Uint8Array }): void {
+    this.current = snapshot
+    for (const w of this.workers.values()) {
+      if (w.state !== 'draining') this.post(w, { type: 'snapshot-delta', base, version: snapshot.version, bytes })
     }
   }
 

@@ -12,8 +12,8 @@
  * UpstreamTarget and therefore one connection pool (upstreams.ts assigns pools after compile).
  */
 import type { RouteRow, ServiceRow, Snapshot } from '../common/snapshot.ts'
-import type { Router, RouterEntry } from '../router/types.ts'
-import { buildRouter } from '../router/traditional.ts'
+import type { RouterEntry } from '../router/types.ts'
+import { buildRouter, type TraditionalRouter } from '../router/traditional.ts'
 import { log } from '../common/log.ts'
 import type { UpstreamPool } from './upstreams.ts'
 import { compileServiceBalancing, type ServiceBalancing } from './balancer/runtime.ts'
@@ -68,7 +68,7 @@ export interface CompiledRoute {
 export interface CompiledSnapshot {
   readonly version: number
   readonly hash: string
-  readonly router: Router<CompiledRoute>
+  readonly router: TraditionalRouter<CompiledRoute>
   readonly targets: readonly UpstreamTarget[]
   readonly routeCount: number
   readonly plugins: CompiledPlugins
@@ -126,54 +126,96 @@ function compileRoute (r: RouteRow, service: CompiledService | null, plugins: Co
   }
 }
 
+/**
+ * What compiling a service may read besides its row. The full compile and the incremental one
+ * (compile-delta.ts) both go through compileService with it, so a rule added here holds in both.
+ * Balancer hook: a service whose host names an upstream resolves it here, from `snap` (upstream
+ * and target changes always recompile in full, see compile-delta.ts INCREMENTAL_TABLES).
+ */
+export interface ServiceContext {
+  /** Targets by key, shared by services with the same (protocol, host, port, timeout, TLS). */
+  readonly targets: Map<string, UpstreamTarget>
+  readonly snap: Snapshot
+}
+
+/** null: the service is not served (disabled, or not an HTTP protocol); its routes are left out. */
+export function compileService (s: ServiceRow, ctx: ServiceContext): CompiledService | null {
+  if (s.enabled === false) return null
+  const target = compileTarget(s, ctx.targets)
+  if (target === null) return null
+  target.balancing ??= compileServiceBalancing(s, ctx.snap, target.protocol) // balancer hook
+  return {
+    row: s,
+    id: s.id,
+    name: s.name,
+    target,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: Math.max(0, s.retries ?? 0),
+  }
+}
+
+/** The router entry of one route, or null when Kong leaves the route out of the HTTP router. */
+export function routeEntry (r: RouteRow, services: ReadonlyMap<string, CompiledService | null>, plugins: CompiledPlugins): RouterEntry<CompiledRoute> | null {
+  const protocols = r.protocols ?? ['http', 'https']
+  if (!protocols.some((p) => HTTP_PROTOCOLS.has(p))) return null
+  let service: CompiledService | null = null
+  let servicePath: string | null = null
+  if (r.service !== null && r.service !== undefined) {
+    const s = services.get(r.service.id)
+    // Unknown, disabled or non-HTTP service: the route is not served (Kong leaves it out).
+    if (s === undefined || s === null) return null
+    service = s
+    servicePath = s.row.path
+  }
+  return { route: r, servicePath, payload: compileRoute(r, service, plugins) }
+}
+
+export function logRouterErrors (router: TraditionalRouter<CompiledRoute>): void {
+  for (const e of router.errors) log.warn(`route ${e.routeId} left out of the router: ${e.message}${e.value === null ? '' : ` (${e.value})`}`)
+}
+
+/** A full compile and the parts compile-delta.ts keeps to patch it later. */
+export interface FullCompile {
+  compiled: CompiledSnapshot
+  services: Map<string, CompiledService | null>
+  entries: Map<string, RouterEntry<CompiledRoute>>
+}
+
+export function compileFull (snap: Snapshot, handlers: readonly AnyPluginHandler[] = HANDLERS, nodeId = ''): FullCompile {
+  const plugins = compilePlugins(snap, handlers, nodeId)
+  const ctx: ServiceContext = { targets: new Map(), snap }
+  const services = new Map<string, CompiledService | null>()
+  for (const s of snap.services) services.set(s.id, compileService(s, ctx))
+  const entries = new Map<string, RouterEntry<CompiledRoute>>()
+  for (const r of snap.routes) {
+    const e = routeEntry(r, services, plugins)
+    if (e !== null) entries.set(r.id, e)
+  }
+  const router = buildRouter([...entries.values()])
+  logRouterErrors(router)
+  return {
+    compiled: {
+      version: snap.version,
+      hash: snap.hash,
+      router,
+      targets: usedTargets(services),
+      routeCount: entries.size,
+      plugins,
+    },
+    services,
+    entries,
+  }
+}
+
+/** The targets the compiled services use (the upstream pools to keep). */
+export function usedTargets (services: ReadonlyMap<string, CompiledService | null>): UpstreamTarget[] {
+  const out = new Set<UpstreamTarget>()
+  for (const s of services.values()) if (s !== null) out.add(s.target)
+  return [...out]
+}
+
 /** Throws on a snapshot it cannot serve; the caller keeps the previous one. */
 export function compileSnapshot (snap: Snapshot, handlers: readonly AnyPluginHandler[] = HANDLERS, nodeId = ''): CompiledSnapshot {
-  const plugins = compilePlugins(snap, handlers, nodeId)
-  const targets = new Map<string, UpstreamTarget>()
-  const services = new Map<string, { row: ServiceRow; compiled: CompiledService } | null>()
-  for (const s of snap.services) {
-    if (s.enabled === false) { services.set(s.id, null); continue }
-    const target = compileTarget(s, targets)
-    if (target === null) { services.set(s.id, null); continue }
-    target.balancing ??= compileServiceBalancing(s, snap, target.protocol) // balancer hook
-    services.set(s.id, {
-      row: s,
-      compiled: {
-        row: s,
-        id: s.id,
-        name: s.name,
-        target,
-        readTimeout: s.read_timeout,
-        writeTimeout: s.write_timeout,
-        retries: Math.max(0, s.retries ?? 0),
-      },
-    })
-  }
-  const entries: Array<RouterEntry<CompiledRoute>> = []
-  for (const r of snap.routes) {
-    const protocols = r.protocols ?? ['http', 'https']
-    if (!protocols.some((p) => HTTP_PROTOCOLS.has(p))) continue
-    let service: CompiledService | null = null
-    let servicePath: string | null = null
-    if (r.service !== null && r.service !== undefined) {
-      const s = services.get(r.service.id)
-      // Unknown, disabled or non-HTTP service: the route is not served (Kong leaves it out).
-      if (s === undefined || s === null) continue
-      service = s.compiled
-      servicePath = s.row.path
-    }
-    entries.push({ route: r, servicePath, payload: compileRoute(r, service, plugins) })
-  }
-  const router = buildRouter(entries)
-  if (router.errors.length > 0) {
-    for (const e of router.errors) log.warn(`route ${e.routeId} left out of the router: ${e.message}${e.value === null ? '' : ` (${e.value})`}`)
-  }
-  return {
-    version: snap.version,
-    hash: snap.hash,
-    router,
-    targets: [...targets.values()],
-    routeCount: entries.length,
-    plugins,
-  }
+  return compileFull(snap, handlers, nodeId).compiled
 }

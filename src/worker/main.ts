@@ -20,11 +20,11 @@
  */
 import type { UpstreamHealthMessage } from '../common/health.ts'
 import { parentPort, workerData } from 'node:worker_threads'
-import { decodeSnapshot } from '../common/codec.ts'
+import { decodeDelta, decodeSnapshot } from '../common/codec.ts'
 import { configureLog, log } from '../common/log.ts'
 import { PROTOCOL_VERSION, type PrimaryToWorker, type WorkerData, type WorkerToPrimary } from '../common/protocol.ts'
 import type { Config } from '../config/load.ts'
-import { compileSnapshot } from './compile.ts'
+import { CompileState } from './compile-delta.ts'
 import { setDraining, stats, whenIdle } from './lifecycle.ts'
 import { closeConnections, closeListeners, listenAll, setSnapshot, setTlsSnapshot, whenTlsSettled, type Bound } from './server.ts'
 import { initSettings } from './settings.ts'
@@ -52,6 +52,10 @@ let phase: 'waiting' | 'serving' | 'draining' = 'waiting'
 let version = -1
 let bound: Bound[] = []
 let metricsTimer: NodeJS.Timeout | null = null
+/** Rows + compile parts of the version served, for deltas (compile-delta.ts); null until the first snapshot. */
+let state: CompileState | null = null
+/** A resync was asked for: deltas are ignored until a full snapshot arrives. */
+let resyncing = false
 
 function post (msg: WorkerToPrimary): void {
   port.postMessage(msg)
@@ -67,30 +71,30 @@ function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
   if (phase === 'draining') return
   if (msgVersion < version) return
   if (msgVersion === version) {
+    resyncing = false
     post({ type: 'snapshot-ack', workerId, version, compileMs: 0 })
     return
   }
   const t0 = performance.now()
-  let compiled
+  let next: CompileState
   let decoded // TLS: certificates and SNIs go to setTlsSnapshot
   try {
     decoded = decodeSnapshot(bytes)
-    compiled = compileSnapshot(decoded, undefined, config.nodeId ?? '')
-    registry.reconcile(compiled.targets)
+    next = CompileState.compile(decoded, undefined, config.nodeId ?? '')
+    registry.reconcile(next.compiled.targets)
   } catch (err) {
     log.error(`snapshot ${msgVersion} rejected: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
     post({ type: 'snapshot-error', workerId, version: msgVersion, message: message(err) })
     return
   }
-  setSnapshot(compiled)
+  state = next
+  resyncing = false
+  setSnapshot(next.compiled)
   setTlsSnapshot(decoded) // TLS: new certificates by SNI, applied to the TLS listeners without a restart
   version = msgVersion
   const compileMs = performance.now() - t0
   if (phase === 'serving') {
-    // TLS: acknowledged once new TLS connections can only get the new certificates (a swap closes
-    // the previous listen socket two event-loop turns later; at once otherwise).
-    const v = version
-    whenTlsSettled(() => { post({ type: 'snapshot-ack', workerId, version: v, compileMs }) })
+    acknowledge(compileMs)
     return
   }
   try {
@@ -103,6 +107,42 @@ function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
   metricsTimer = setInterval(postMetrics, 1000)
   metricsTimer.unref()
   post({ type: 'ready', protocol: PROTOCOL_VERSION, workerId, snapshotVersion: version, port: bound[0]?.port ?? 0 })
+}
+
+/** TLS: acknowledged once new TLS connections can only get the new certificates (a swap closes
+ *  the previous listen socket two event-loop turns later; at once otherwise). */
+function acknowledge (compileMs: number): void {
+  const v = version
+  whenTlsSettled(() => { post({ type: 'snapshot-ack', workerId, version: v, compileMs }) })
+}
+
+/**
+ * A delta on top of the version served (compile-delta.ts). Applied only on its exact base; any
+ * gap or failure keeps the current configuration serving and asks the primary for the full
+ * snapshot (it then ignores deltas until that arrives; one bad delta never ends the worker).
+ */
+function onDelta (base: number, msgVersion: number, bytes: Uint8Array): void {
+  if (phase === 'draining' || resyncing) return
+  if (msgVersion <= version) return
+  const resync = (reason: string): void => {
+    resyncing = true
+    log.warn(`delta ${base} -> ${msgVersion}: ${reason}; asking for the full snapshot`)
+    post({ type: 'snapshot-resync', workerId, version, reason })
+  }
+  if (state === null || base !== version || phase !== 'serving') { resync(`serving ${version}`); return }
+  const t0 = performance.now()
+  try {
+    const { compiled, tls } = state.apply(decodeDelta(bytes))
+    registry.reconcile(compiled.targets)
+    setSnapshot(compiled)
+    if (tls !== null) setTlsSnapshot(tls)
+  } catch (err) {
+    state = null
+    resync(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    return
+  }
+  version = msgVersion
+  acknowledge(performance.now() - t0)
 }
 
 /** Health verdicts from the node's registry (primary/health); applied by the balancers (worker/balancer, issue #7). */
@@ -153,6 +193,9 @@ port.on('message', (msg: PrimaryToWorker) => {
     switch (msg.type) {
       case 'snapshot':
         onSnapshot(msg.version, msg.bytes)
+        break
+      case 'snapshot-delta':
+        onDelta(msg.base, msg.version, msg.bytes)
         break
       case 'shutdown':
         shutdown(msg.graceMs)

@@ -1,10 +1,12 @@
 /**
  * Two nodes on one PostgreSQL: an Admin API write on either reaches every worker of both, through
- * cluster_events + NOTIFY; a node whose LISTEN connection was killed still converges (catch-up).
+ * cluster_events + NOTIFY; a node whose LISTEN connection was killed still converges (catch-up),
+ * also when it dies between a write's commit and the notification that commit sends.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
+import { randomUUID } from 'node:crypto'
 import { request } from 'undici'
 import { createTestDb, type TestDb } from '../helpers/pg.ts'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
@@ -76,6 +78,47 @@ test('cluster: a node whose LISTEN connection is killed still converges from clu
   assert.equal(r.status, 201)
   await until(b, '/three/z', 200)
   await until(a, '/three/z', 200)
+})
+
+test('cluster: a node whose LISTEN connection dies between a commit and its notification still converges', async () => {
+  const listener = `sluice-listen-${b.primary.nodeId.slice(0, 8)}`
+  const svc = await db.pool.query<{ id: string }>("select id from services where name = 'shared'")
+  const id = randomUUID()
+  const client = await db.pool.connect()
+  try {
+    // The write and its event, as the Admin API commits them; node B's listener is terminated inside
+    // the transaction, and the commit waits until it is gone and no new one listens yet (B reconnects
+    // after 100 ms): the NOTIFY of this commit reaches no listener of B.
+    await client.query('begin')
+    await client.query(`insert into routes (id, service_id, protocols, paths, strip_path, preserve_host, regex_priority,
+        https_redirect_status_code, path_handling, request_buffering, response_buffering, created_at, updated_at)
+      values ($1, $2, '{http,https}', '{/four}', true, false, 0, 426, 'v0', true, true, now(), now())`, [id, svc.rows[0]!.id])
+    await client.query("insert into cluster_events (node_id, channel, data) values ($1, 'crud', $2)",
+      [a.primary.nodeId, JSON.stringify({ entity: 'routes', op: 'create', id })])
+    const pids = await client.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [listener])
+    assert.equal(pids.rowCount, 1)
+    await client.query('select pg_terminate_backend($1)', [pids.rows[0]!.pid])
+    for (;;) {
+      // pg_stat_activity is read once per transaction unless its snapshot is cleared
+      await client.query('select pg_stat_clear_snapshot()')
+      const left = await client.query('select 1 from pg_stat_activity where application_name = $1', [listener])
+      if (left.rowCount === 0) break
+    }
+    await client.query('commit')
+  } finally {
+    client.release()
+  }
+  await until(b, '/four/z', 200)
+  await until(a, '/four/z', 200)
+  // B listens again, and every worker of both nodes acknowledged the versions that carry the route
+  await b.primary.sync()
+  await a.primary.sync()
+  const again = await db.pool.query('select 1 from pg_stat_activity where application_name = $1', [listener])
+  assert.equal(again.rowCount, 1)
+  const del = await request(`${a.admin}/routes/${id}`, { method: 'DELETE' })
+  assert.equal(del.statusCode, 204)
+  await del.body.dump()
+  await until(b, '/four/z', 404)
 })
 
 test('cluster: a long transaction elsewhere on the server (xids are cluster-wide) does not hold a change back', async () => {

@@ -1,0 +1,214 @@
+/**
+ * Config deltas on the worker: a SnapshotDelta (common/snapshot.ts) applied to the configuration a
+ * worker serves, at a cost that follows the change rather than the configuration's size.
+ *
+ * The worker keeps its configuration as rows by table and id (`CompileState`), next to what the
+ * last compile produced. A delta whose changes touch only `services` and `routes` is compiled
+ * incrementally: changed services are recompiled (compile.ts compileService), the routes they
+ * serve and the changed routes get new router entries (compile.ts routeEntry), and the router is
+ * patched (router/traditional.ts patchRouter: the last full build minus those routes plus an
+ * overlay of their new entries). Plugin chains are unchanged (no plugin row changed; chainsFor
+ * resolves by route and service id). Anything else (plugins, consumers, credentials, upstreams,
+ * targets, certificates, SNIs, routes with `snis`, or an overlay past OVERLAY_MAX routes)
+ * recompiles in full from the patched rows: the same compileFull a full snapshot goes through,
+ * only without the primary encoding and posting one.
+ *
+ * Failure: `applyDelta` either returns the next CompiledSnapshot or throws; the compiled snapshot
+ * being served is never touched (router patches only mark entries for newer routers). After a
+ * throw the state is unusable (`broken`): the worker asks the primary for a full snapshot and
+ * ignores deltas until it arrives.
+ */
+import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot, SnapshotDelta } from '../common/snapshot.ts'
+import type { AnyPluginHandler } from '../plugins/types.ts'
+import type { RouterEntry } from '../router/types.ts'
+import { patchRouter } from '../router/traditional.ts'
+import {
+  compileFull, compileService, logRouterErrors, routeEntry, usedTargets,
+  type CompiledRoute, type CompiledService, type CompiledSnapshot, type FullCompile, type ServiceContext, type UpstreamTarget,
+} from './compile.ts'
+
+/** Tables a delta may touch and still be compiled incrementally. */
+export const INCREMENTAL_TABLES: ReadonlySet<string> = new Set(['services', 'routes'])
+/** Routes served by the overlay past which a delta rebuilds the router in full. */
+export const OVERLAY_MAX = 512
+
+const byId = (a: GenericRow, b: GenericRow): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+function hasSnis (r: GenericRow | undefined | null): boolean {
+  const s = r?.snis
+  return Array.isArray(s) && s.length > 0
+}
+
+export class CompileState {
+  /** Rows by table and id: the configuration of `compiled`. */
+  readonly tables = new Map<string, Map<string, GenericRow>>()
+  compiled: CompiledSnapshot
+  /** Set once an apply failed half way: only a full snapshot may follow. */
+  broken = false
+  /** How the last apply went, for logs and tests. */
+  lastPath: 'full' | 'incremental' | 'recompiled' = 'full'
+  readonly #handlers: readonly AnyPluginHandler[] | undefined
+  readonly #nodeId: string
+  #services: Map<string, CompiledService | null>
+  #entries: Map<string, RouterEntry<CompiledRoute>>
+  /** service id -> ids of routes that name it. */
+  #routesOf = new Map<string, Set<string>>()
+  /** Routes served by the overlay since the last full router build. */
+  #replaced = new Set<string>()
+
+  /** From a full snapshot (decoded) and its full compile. */
+  constructor (snap: Snapshot, full: FullCompile, handlers: readonly AnyPluginHandler[] | undefined, nodeId: string) {
+    this.#handlers = handlers
+    this.#nodeId = nodeId
+    this.compiled = full.compiled
+    this.#services = full.services
+    this.#entries = full.entries
+    this.#load(snap)
+  }
+
+  static compile (snap: Snapshot, handlers?: readonly AnyPluginHandler[], nodeId = ''): CompileState {
+    return new CompileState(snap, compileFull(snap, handlers, nodeId), handlers, nodeId)
+  }
+
+  #load (snap: Snapshot): void {
+    this.tables.clear()
+    this.#routesOf.clear()
+    const put = (t: string, rows: readonly GenericRow[]): void => {
+      const m = new Map<string, GenericRow>()
+      for (const r of rows) m.set(r.id, r)
+      this.tables.set(t, m)
+    }
+    put('services', snap.services as unknown as GenericRow[])
+    put('routes', snap.routes as unknown as GenericRow[])
+    for (const [t, rows] of Object.entries(snap.entities ?? {})) put(t, rows)
+    for (const r of snap.routes) this.#link(r)
+  }
+
+  #link (r: RouteRow): void {
+    const sid = r.service?.id
+    if (sid === undefined) return
+    let set = this.#routesOf.get(sid)
+    if (set === undefined) this.#routesOf.set(sid, set = new Set())
+    set.add(r.id)
+  }
+
+  #unlink (r: RouteRow): void {
+    const sid = r.service?.id
+    if (sid !== undefined) this.#routesOf.get(sid)?.delete(r.id)
+  }
+
+  /** The configuration as a Snapshot (rows sorted by id, as the primary sends them). */
+  snapshot (version: number, hash: string): Snapshot {
+    const rows = (t: string): GenericRow[] => [...(this.tables.get(t)?.values() ?? [])].sort(byId)
+    const entities: Record<string, GenericRow[]> = {}
+    for (const t of this.tables.keys()) if (t !== 'services' && t !== 'routes') entities[t] = rows(t)
+    return {
+      version,
+      hash,
+      services: rows('services') as unknown as ServiceRow[],
+      routes: rows('routes') as unknown as RouteRow[],
+      entities,
+    }
+  }
+
+  /**
+   * Applies `delta` (which must sit on the version compiled now) and returns what to serve next.
+   * `tls` is set when the TLS plan must be rebuilt from the returned snapshot rows.
+   */
+  apply (delta: SnapshotDelta): { compiled: CompiledSnapshot; tls: Snapshot | null } {
+    if (this.broken) throw new Error('compile state is broken; a full snapshot is needed')
+    if (delta.base !== this.compiled.version) throw new Error(`delta on ${delta.base}, serving ${this.compiled.version}`)
+    this.broken = true // until this apply has finished
+    let incremental = true
+    let tls = false
+    for (const c of delta.changes) {
+      if (!INCREMENTAL_TABLES.has(c.table)) incremental = false
+      if (c.table === 'certificates' || c.table === 'snis') tls = true
+      if (c.table === 'routes' && (hasSnis(c.row) || hasSnis(this.tables.get('routes')?.get(c.id)))) { incremental = false; tls = true }
+    }
+    const services: EntityChange[] = []
+    const routes: EntityChange[] = []
+    for (const c of delta.changes) {
+      let m = this.tables.get(c.table)
+      if (m === undefined) this.tables.set(c.table, m = new Map())
+      const before = m.get(c.id)
+      if (c.table === 'routes' && before !== undefined) this.#unlink(before as unknown as RouteRow)
+      if (c.row === null) m.delete(c.id)
+      else m.set(c.id, c.row)
+      if (c.table === 'routes' && c.row !== null) this.#link(c.row as unknown as RouteRow)
+      if (c.table === 'services') services.push(c)
+      else if (c.table === 'routes') routes.push(c)
+    }
+    let compiled: CompiledSnapshot | null = null
+    if (incremental) compiled = this.#patch(delta, services, routes)
+    if (compiled === null) {
+      const snap = this.snapshot(delta.version, delta.hash)
+      const full = compileFull(snap, this.#handlers, this.#nodeId)
+      this.#services = full.services
+      this.#entries = full.entries
+      this.#replaced = new Set()
+      this.compiled = full.compiled
+      this.lastPath = 'recompiled'
+      this.broken = false
+      return { compiled: full.compiled, tls: tls ? snap : null }
+    }
+    this.compiled = compiled
+    this.lastPath = 'incremental'
+    this.broken = false
+    return { compiled, tls: null }
+  }
+
+  /** Services and routes only; null when the overlay would grow past OVERLAY_MAX. */
+  #patch (delta: SnapshotDelta, services: EntityChange[], routes: EntityChange[]): CompiledSnapshot | null {
+    const affected = new Set<string>()
+    for (const c of routes) affected.add(c.id)
+    for (const c of services) for (const id of this.#routesOf.get(c.id) ?? []) affected.add(id)
+    let overlay = this.#replaced.size
+    for (const id of affected) if (!this.#replaced.has(id)) overlay++
+    if (overlay > OVERLAY_MAX) return null
+    const prev = this.compiled
+    let targets: readonly UpstreamTarget[] = prev.targets
+    if (services.length > 0) {
+      const known = new Map<string, UpstreamTarget>()
+      for (const t of prev.targets) known.set(t.key, t) // same key, same target object: its pool stays
+      const ctx: ServiceContext = { targets: known, snap: this.snapshotView(delta) }
+      const next = new Map(this.#services)
+      for (const c of services) {
+        if (c.row === null) next.delete(c.id)
+        else next.set(c.id, compileService(c.row as unknown as ServiceRow, ctx))
+      }
+      this.#services = next
+      targets = usedTargets(next)
+    }
+    const routeRows = this.tables.get('routes')!
+    const entries = this.#entries
+    for (const id of affected) {
+      const row = routeRows.get(id) as unknown as RouteRow | undefined
+      const e = row === undefined ? null : routeEntry(row, this.#services, prev.plugins)
+      if (e === null) entries.delete(id)
+      else entries.set(id, e)
+      this.#replaced.add(id)
+    }
+    const top: Array<RouterEntry<CompiledRoute>> = []
+    for (const id of this.#replaced) {
+      const e = entries.get(id)
+      if (e !== undefined) top.push(e)
+    }
+    const router = patchRouter(prev.router, this.#replaced, top)
+    logRouterErrors(router)
+    return { version: delta.version, hash: delta.hash, router, targets, routeCount: entries.size, plugins: prev.plugins }
+  }
+
+  /** A Snapshot whose arrays are built only if read (compileService's context). */
+  snapshotView (delta: SnapshotDelta): Snapshot {
+    let snap: Snapshot | null = null
+    const get = (): Snapshot => (snap ??= this.snapshot(delta.version, delta.hash))
+    return {
+      version: delta.version,
+      hash: delta.hash,
+      get services () { return get().services },
+      get routes () { return get().routes },
+      get entities () { return get().entities },
+    }
+  }
+}
