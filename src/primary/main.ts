@@ -169,11 +169,12 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     // whole configuration each time. A full snapshot is saved at once.
     let saveTimer: NodeJS.Timeout | null = null
     let unsavedSince = 0
+    let lastSave: Promise<void> = Promise.resolve()
     const saveNow = (): void => {
       if (saveTimer !== null) { clearTimeout(saveTimer); saveTimer = null }
       unsavedSince = 0
       if (built === null) return
-      saveLastGood(config.prefix, built).catch((err) => log.warn(`could not save the last good snapshot: ${(err as Error).message}`))
+      lastSave = saveLastGood(config.prefix, built).catch((err) => log.warn(`could not save the last good snapshot: ${(err as Error).message}`))
     }
     const saveSoon = (): void => {
       if (saveTimer !== null) clearTimeout(saveTimer)
@@ -182,11 +183,10 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       saveTimer = setTimeout(saveNow, wait)
       saveTimer.unref()
     }
+    // On stop: a pending save is written now, and the prefix is left with no save in flight.
     cleanup.push(async () => {
-      if (saveTimer === null || built === null) return
-      clearTimeout(saveTimer)
-      saveTimer = null
-      await saveLastGood(config.prefix, built).catch(() => {})
+      if (saveTimer !== null) saveNow()
+      await lastSave
     })
 
     /** Schema check + full load; the xmin mark comes first so no change between is lost. */
