@@ -34,6 +34,7 @@ import type {
 } from '../plugins/types.ts'
 import type { PhaseChains } from './plugin-chains.ts'
 import * as pdk from './pdk.ts'
+import type { WsUpgrade } from './websocket/behavior.ts'
 
 export const ST_ROUTING = 0
 export const ST_BODY = 1
@@ -202,6 +203,8 @@ export class RequestContext implements LogContext {
   upstreamMethod: string | null
   /** A request body larger than this (bytes) is refused while it streams (request-size-limiting). */
   bodyLimit: number
+  /** A WebSocket handshake (websocket/behavior.ts): proxied by websocket/tunnel.ts after access. */
+  ws: WsUpgrade | null
 
   constructor (res: HttpResponse, snap: CompiledSnapshot, port: number, onAborted: (ctx: RequestContext) => void) {
     this.res = res
@@ -302,6 +305,7 @@ export class RequestContext implements LogContext {
     this.upstreamPathOverride = null
     this.upstreamMethod = null
     this.bodyLimit = 0
+    this.ws = null
   }
 
   get requestId (): string {

@@ -17,6 +17,7 @@ import { runAccess, runRewrite } from './plugin-runner.ts'
 import { sendErrorPage, sendKongError, sendRedirect } from './responses.ts'
 import { cappedHeaders } from './edge.ts'
 import { buildUpstreamRequest, forwardedHost, forwardedProto } from './upstream-request.ts'
+import { proxyWebSocket } from './websocket/tunnel.ts'
 
 // Kong messages not (yet) in common/errors.ts.
 const MSG_METHOD_NOT_ALLOWED = ERRORS.GW_ERR_METHOD_NOT_ALLOWED.message
@@ -136,5 +137,11 @@ function afterAccess (ctx: RequestContext): void {
 
   // 7. Upstream (each try picks its peer and pool: proxy.ts dispatchAttempt).
   buildUpstreamRequest(ctx)
+  // A WebSocket handshake without a body is proxied as one (websocket/tunnel.ts); with a body it
+  // is an ordinary request.
+  if (ctx.ws !== null && (ctx.contentLength === null || ctx.contentLength === '0') && ctx.transferEncoding === null) {
+    proxyWebSocket(ctx)
+    return
+  }
   proceedUpstream(ctx)
 }

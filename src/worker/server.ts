@@ -25,6 +25,8 @@ import { requestSni, TlsEndpoint, type ListenInfo } from './tls.ts'
 import { buildTlsPlan, MaterialCache, type TlsPlan } from './tls-plan.ts'
 import { formatAddress, isTrusted } from './trusted-ips.ts'
 import { loadUws, uwsInfo } from './uws-load.ts'
+import { wsBehavior, type WsUpgrade } from './websocket/behavior.ts'
+import { closeAllWebSockets } from './websocket/tunnel.ts'
 
 let current: CompiledSnapshot | null = null
 
@@ -163,9 +165,10 @@ let hMaxField = 0
 /** Values longer than this may pass the field limit in UTF-8 bytes: measured exactly (rare). */
 let utf8From = 2730
 
-function onRequest (res: HttpResponse, req: HttpRequest, l: ListenInfo): void {
+function onRequest (res: HttpResponse, req: HttpRequest, l: ListenInfo, ws: WsUpgrade | null = null): void {
   const snap = current!
   const ctx = new RequestContext(res, snap, l.port, onClientAborted)
+  ctx.ws = ws
   res.onAborted(ctx.onAborted)
   requestStarted()
   // TLS: the App counted the request (tls.ts); lifecycle.ts uncounts it when it ends.
@@ -260,6 +263,8 @@ export function listenAll (listeners: readonly Listener[], prefix: string): Boun
     const app = uWS.App() as ClosableApp
     const info: ListenInfo = { port: l.port, tls: false, sni: null, sniKind: 0, sniPart: '', slot: null }
     app.any('/*', (res, req) => { onRequest(res, req, info) })
+    // WebSocket handshakes (GET with a Sec-WebSocket-Key) come here; others go on to any('/*').
+    app.ws('/*', wsBehavior((res, req, up) => { onRequest(res, req, info, up) }))
     connectionFilter(app)
     const got: { socket: us_listen_socket | false } = { socket: false }
     // The listen callback runs synchronously.
@@ -282,8 +287,12 @@ function connectionFilter (app: TemplatedApp): void {
   if (typeof filter === 'function') filter.call(app, onConnection)
 }
 
-/** Stops accepting: connections already open (keep-alive ones too) keep being served. */
+/**
+ * Stops accepting: connections already open (keep-alive ones too) keep being served; WebSocket
+ * connections are closed with 1001 (going away).
+ */
 export function closeListeners (bound: readonly Bound[]): void {
+  closeAllWebSockets()
   const uWS = loadUws()
   for (const b of bound) {
     if (b.tls !== null) b.tls.closeListen()

@@ -42,6 +42,7 @@ import type { Listener } from '../config/listen.ts'
 import { prepareRunDir, withPemFiles, type PemFiles } from './tls-files.ts'
 import { buildMaterial, KIND_EXACT, KIND_PREFIX, KIND_SUFFIX, type CertMaterial, type Registration, type TlsPlan } from './tls-plan.ts'
 import { loadUws } from './uws-load.ts'
+import { wsBehavior, type WsUpgrade } from './websocket/behavior.ts'
 
 /** What a request handler knows about the listener (and, over TLS, the server name) it came in on. */
 export interface ListenInfo {
@@ -63,7 +64,7 @@ export interface SlotCounters {
   started: number
 }
 
-export type TlsHandler = (res: HttpResponse, req: HttpRequest, info: ListenInfo) => void
+export type TlsHandler = (res: HttpResponse, req: HttpRequest, info: ListenInfo, ws?: WsUpgrade | null) => void
 type ClosableApp = TemplatedApp & { close (): void }
 
 const ACTIVE = 0
@@ -305,6 +306,7 @@ export class TlsEndpoint {
     const handler = this.#handler
     const info = slot.defaultInfo
     app.any('/*', (res, req) => { slot.inflight++; slot.started++; handler(res, req, info) })
+    app.ws('/*', wsBehavior((res, req, up) => { slot.inflight++; slot.started++; handler(res, req, info, up) }))
     for (const r of plan.names.values()) this.#register(slot, r, fallback, files)
     return slot
   }
@@ -317,6 +319,7 @@ export class TlsEndpoint {
     const info: ListenInfo = { port: this.port, tls: true, sni: r.name, sniKind: r.kind, sniPart: sniPart(r), slot }
     const handler = this.#handler
     slot.app.domain(r.name).any('/*', (res, req) => { slot.inflight++; slot.started++; handler(res, req, info) })
+    slot.app.domain(r.name).ws('/*', wsBehavior((res, req, up) => { slot.inflight++; slot.started++; handler(res, req, info, up) }))
     slot.regs.set(r.name, { cert: m.key, info })
     return true
   }

@@ -1,0 +1,307 @@
+/**
+ * WebSocket proxying through real worker threads (no database needed: hand-built snapshots):
+ * real `ws` servers as upstreams, real `ws` clients. Kong: spec/02-integration/05-proxy/
+ * 09-websockets_spec.lua (text echo, ping/pong, Via on the 101, wss), plus the upgrade handling
+ * of kong/runloop/handler.lua (upstream headers on the handshake).
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { connect } from 'node:net'
+import { request } from 'undici'
+import WebSocket, { WebSocketServer } from 'ws'
+import { freePort } from '../helpers/ports.ts'
+import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.ts'
+import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
+
+function open (url: string, protocols?: string[], options?: WebSocket.ClientOptions): Promise<WebSocket> {
+  const ws = new WebSocket(url, protocols, options)
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => { resolve(ws) })
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_req, res) => { reject(new Error(`status ${res.statusCode}`)) })
+  })
+}
+
+function nextMessage (ws: WebSocket): Promise<{ data: Buffer, isBinary: boolean }> {
+  return new Promise((resolve) => { ws.once('message', (data: Buffer, isBinary: boolean) => { resolve({ data, isBinary }) }) })
+}
+
+function closed (ws: WebSocket): Promise<{ code: number, reason: string }> {
+  return new Promise((resolve) => { ws.once('close', (code: number, reason: Buffer) => { resolve({ code, reason: reason.toString() }) }) })
+}
+
+async function gateway (t: { after: (fn: () => Promise<void>) => void }, up: WsUpstream, svcFields: Record<string, unknown> = {}, routeFields: Record<string, unknown> = {}): Promise<Harness> {
+  const svc = service({ host: '127.0.0.1', port: up.port, ...svcFields })
+  const h = await startWorkers({ snapshot: snapshot([svc], [route({ paths: ['/ws'], ...routeFields }, svc)]) })
+  t.after(() => h.stop())
+  return h
+}
+
+test('websocket: text and binary messages round-trip with their types; Kong headers on the 101 and upstream handshake headers', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const wsUrl = h.url.replace('http:', 'ws:')
+  const ws = new WebSocket(`${wsUrl}/ws/chat?room=1`)
+  const upgraded = once(ws, 'upgrade') as Promise<[IncomingMessage]>
+  await once(ws, 'open')
+  const [res] = await upgraded
+  assert.equal(res.statusCode, 101)
+  assert.match(String(res.headers.via), /kong|sluice/i)
+  assert.ok(res.headers['x-kong-upstream-latency'] !== undefined)
+
+  ws.send('hello websocket')
+  const m1 = await nextMessage(ws)
+  assert.equal(m1.isBinary, false)
+  assert.equal(m1.data.toString(), 'hello websocket')
+  ws.send(Buffer.from([0, 1, 2, 255]))
+  const m2 = await nextMessage(ws)
+  assert.equal(m2.isBinary, true)
+  assert.deepEqual([...m2.data], [0, 1, 2, 255])
+
+  const hs = up.handshakes[0]!
+  assert.equal(hs.url, '/chat?room=1') // strip_path
+  assert.equal(hs.headers['x-forwarded-for'], '127.0.0.1')
+  assert.equal(hs.headers['x-forwarded-proto'], 'http')
+  assert.equal(hs.headers['x-forwarded-port'], String(h.port))
+  assert.equal(hs.headers['x-real-ip'], '127.0.0.1')
+  assert.equal(hs.headers.host, `127.0.0.1:${up.port}`)
+  assert.equal(hs.headers.upgrade, 'websocket')
+  const c = closed(ws)
+  ws.close(1000, 'done')
+  assert.equal((await c).code, 1000)
+})
+
+test('websocket: the client closing with a code reaches the upstream with that code and reason', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${h.url.replace('http:', 'ws:')}/ws`)
+  const serverSide = await up.socket(0)
+  const upstreamClosed = closed(serverSide)
+  ws.close(4002, 'client says bye')
+  const got = await upstreamClosed
+  assert.equal(got.code, 4002)
+  assert.equal(got.reason, 'client says bye')
+})
+
+test('websocket: the upstream closing with a code reaches the client with that code and reason', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = new WebSocket(`${h.url.replace('http:', 'ws:')}/ws/close/4005`)
+  const c = closed(ws)
+  const got = await c
+  assert.equal(got.code, 4005)
+  assert.equal(got.reason, 'bye from upstream')
+
+  const ws2 = await open(`${h.url.replace('http:', 'ws:')}/ws`)
+  const c2 = closed(ws2)
+  ws2.send('close-me')
+  assert.deepEqual(await c2, { code: 4001, reason: 'asked to' })
+})
+
+const wsBase = (h: Harness): string => h.url.replace('http:', 'ws:')
+
+test('websocket: subprotocol negotiation: the client offer goes upstream, the upstream choice comes back', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${wsBase(h)}/ws`, ['chat.v1', 'chat.v2'])
+  assert.equal(ws.protocol, 'chat.v2')
+  assert.equal(up.handshakes[0]!.headers['sec-websocket-protocol'], 'chat.v1,chat.v2') // as the client sent it
+  ws.close()
+  const plain = await open(`${wsBase(h)}/ws`)
+  assert.equal(plain.protocol, '')
+  assert.equal(up.handshakes[1]!.headers['sec-websocket-protocol'], undefined)
+  plain.close()
+})
+
+test('websocket: a 1 MB binary message and a 1 MB text message arrive intact, one message each', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${wsBase(h)}/ws`)
+  const big = randomBytes(1024 * 1024)
+  ws.send(big)
+  const got = await nextMessage(ws)
+  assert.equal(got.isBinary, true)
+  assert.equal(got.data.length, big.length)
+  assert.ok(got.data.equals(big))
+  const text = 'é'.repeat(512 * 1024)
+  ws.send(text)
+  const gotText = await nextMessage(ws)
+  assert.equal(gotText.isBinary, false)
+  assert.equal(gotText.data.toString(), text)
+  ws.close()
+})
+
+test('websocket: pings are relayed both ways and each hop answers its own pongs', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${wsBase(h)}/ws`)
+  const serverSide = await up.socket(0)
+  const upstreamPing = once(serverSide, 'ping') as Promise<[Buffer]>
+  const pong = once(ws, 'pong') as Promise<[Buffer]>
+  ws.ping('give me a pong')
+  assert.equal((await pong)[0].toString(), 'give me a pong')
+  assert.equal((await upstreamPing)[0].toString(), 'give me a pong')
+  const clientPing = once(ws, 'ping') as Promise<[Buffer]>
+  serverSide.ping('are you there')
+  assert.equal((await clientPing)[0].toString(), 'are you there')
+  ws.close()
+})
+
+test('websocket: an upstream refusing the handshake is passed on as an ordinary response', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up, {}, { strip_path: false })
+  const ws = new WebSocket(`${wsBase(h)}/ws/deny`)
+  ws.on('error', () => {})
+  const [, res] = await once(ws, 'unexpected-response') as [unknown, IncomingMessage]
+  assert.equal(res.statusCode, 403)
+  let body = ''
+  for await (const c of res) body += String(c)
+  assert.equal(body, 'nope')
+  assert.match(String(res.headers.via), /kong/)
+  ws.terminate()
+})
+
+test('websocket: a refused upstream gives Kong\'s 502; no route gives 404', async (t) => {
+  const port = await freePort()
+  const svc = service({ host: '127.0.0.1', port, retries: 1 })
+  const h = await startWorkers({ snapshot: snapshot([svc], [route({ paths: ['/ws'] }, svc)]) })
+  t.after(() => h.stop())
+  for (const [path, status, message] of [['/ws', 502, 'An invalid response was received from the upstream server\n'], ['/nowhere', 404, '{\n  "message":"no Route matched with those values"']] as const) {
+    const ws = new WebSocket(`${wsBase(h)}${path}`)
+    ws.on('error', () => {})
+    const [, res] = await once(ws, 'unexpected-response') as [unknown, IncomingMessage]
+    assert.equal(res.statusCode, status)
+    let body = ''
+    for await (const c of res) body += String(c)
+    assert.ok(body.startsWith(message), body)
+    ws.terminate()
+  }
+  // The workers keep serving WebSockets and plain requests.
+  const r = await request(`${h.url}/nowhere`)
+  assert.equal(r.statusCode, 404)
+  await r.body.dump()
+})
+
+test('websocket: Connection: upgrade without Upgrade: websocket is an ordinary request', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const s = connect(h.port, '127.0.0.1')
+  await once(s, 'connect')
+  s.write('GET /ws/x HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  let raw = ''
+  s.setEncoding('latin1')
+  for await (const c of s) {
+    raw += c
+    if (raw.includes('upgrade=')) break
+  }
+  s.destroy()
+  assert.match(raw, /^HTTP\/1\.1 200 /)
+  assert.match(raw, /plain GET \/x upgrade=$/)
+  assert.equal(up.handshakes.length, 0)
+})
+
+test('websocket: a client message over the 16 MiB limit closes that connection (both sides); other connections are unaffected', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const a = await open(`${wsBase(h)}/ws`)
+  const aUpstream = closed(await up.socket(0))
+  const b = await open(`${wsBase(h)}/ws`)
+  const c = closed(a)
+  a.send(Buffer.alloc(16 * 1024 * 1024 + 1))
+  // uWS closes an over-long message's connection at once, without a close frame.
+  assert.equal((await c).code, 1006)
+  assert.equal((await aUpstream).code, 1006)
+  // An upstream connection dropped without a close frame: its client sees 1006, the other one works.
+  const d = await open(`${wsBase(h)}/ws`)
+  const dClosed = closed(d)
+  ;(await up.socket(up.sockets.length - 1)).terminate()
+  assert.equal((await dClosed).code, 1006)
+  b.send('still here')
+  assert.equal((await nextMessage(b)).data.toString(), 'still here')
+  b.close()
+})
+
+test('websocket: a client that stops reading pauses the upstream (bounded memory), then everything arrives in order', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${wsBase(h)}/ws`)
+  const serverSide = await up.socket(0)
+  ws.pause()
+  const chunk = 64 * 1024
+  const count = 1024 // 64 MiB
+  let flushed = 0
+  let sent = 0
+  const sendNext = (): void => {
+    if (sent === count) return
+    const b = Buffer.alloc(chunk, sent & 0xff)
+    b.writeUInt32BE(sent, 0)
+    sent++
+    serverSide.send(b, { binary: true }, (err) => { if (err === undefined || err === null) { flushed += chunk; sendNext() } })
+  }
+  sendNext()
+  // Wait until the upstream's writes stop completing (nothing to await: progress is polled).
+  let last = -1
+  let still = 0
+  while (still < 5 && flushed < count * chunk) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    if (flushed === last) still++
+    else { still = 0; last = flushed }
+  }
+  assert.ok(flushed < 32 * 1024 * 1024, `the gateway took ${flushed} bytes from the upstream while the client read nothing`)
+  let received = 0
+  let inOrder = true
+  const all = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer) => {
+      if (data.length !== chunk || data.readUInt32BE(0) !== received) inOrder = false
+      received++
+      if (received === count) resolve()
+    })
+  })
+  ws.resume()
+  await all
+  assert.equal(inOrder, true)
+  ws.close()
+})
+
+test('websocket: no data from the upstream for the service read_timeout ends the connection', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up, { read_timeout: 1000 })
+  const ws = await open(`${wsBase(h)}/ws`)
+  const serverSide = await up.socket(0)
+  const upstreamClosed = closed(serverSide)
+  const t0 = Date.now()
+  const c = await closed(ws)
+  const elapsed = Date.now() - t0
+  assert.equal(c.code, 1006)
+  assert.ok(elapsed >= 900 && elapsed < 10_000, `closed after ${elapsed} ms`)
+  await upstreamClosed
+})
+
+test('websocket: shutdown closes WebSocket connections with 1001 on both sides', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const svc = service({ host: '127.0.0.1', port: up.port })
+  const h = await startWorkers({ snapshot: snapshot([svc], [route({ paths: ['/ws'] }, svc)]) })
+  const ws = await open(`${wsBase(h)}/ws`)
+  const serverSide = await up.socket(0)
+  const clientClosed = closed(ws)
+  const upstreamClosed = closed(serverSide)
+  await h.stop(30_000)
+  assert.equal((await clientClosed).code, 1001)
+  assert.equal((await upstreamClosed).code, 1001)
+})
