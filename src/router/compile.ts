@@ -198,7 +198,8 @@ export function compileEntries<T> (
     const groups = nonEmpty(route.paths) ? groupPaths(route.paths) : []
     const split = groups.length > 1
     const units = groups.length > 0 ? groups : [null]
-    units.forEach((group, gi) => {
+    for (let gi = 0; gi < units.length; gi++) { // a loop, not forEach: no closure per route
+      const group = units[gi]!
       let prefixes: string[] | null = null
       let regexes: PathRegex[] | null = null
       if (group !== null && group.regex) {
@@ -208,19 +209,19 @@ export function compileEntries<T> (
           if (typeof r === 'string') errors.push({ routeId: route.id, value: p, message: `invalid regex: ${r}` })
           else regexes.push({ re: r.re, literalPrefix: r.literalPrefix })
         }
-        if (regexes.length === 0) return // never widen a route to "any path"
+        if (regexes.length === 0) continue // never widen a route to "any path"
       } else if (group !== null) {
         prefixes = group.paths
       }
       const weight = shared.weightWithoutPaths + (group !== null ? 1 : 0)
       if (weight === 0) {
         errors.push({ routeId: route.id, value: null, message: 'route has no matching fields' })
-        return
+        continue
       }
       const id = split ? splitMatcherId(route.id, gi + 1) : route.id
       if (seen.has(id)) {
         errors.push({ routeId: route.id, value: null, message: 'duplicate route id' })
-        return
+        continue
       }
       seen.add(id)
       const priority = computePriority({
@@ -250,7 +251,7 @@ export function compileEntries<T> (
         servicePath: entry.servicePath ?? '/',
         servicePathSafe: isEscapeSafe(entry.servicePath ?? '/'),
       })
-    })
+    }
   }
 
   matchers.sort(compareRanked)

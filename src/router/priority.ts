@@ -81,10 +81,25 @@ export function computePriority (f: PriorityFields, mode: MatchCalculation): big
   return mode === 'strict' ? strictPriority(f, headerCount) : originalPriority(f, headerCount)
 }
 
-/** UUID as its 32 lowercase hex digits, which sort like the 16 bytes the ATC engine compares. */
+/** `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex. */
+function isCanonicalUuid (id: string): boolean {
+  if (id.length !== 36) return false
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) { if (c !== 45) return false } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
+
+/** UUID in canonical lowercase form, whose order is that of the 16 bytes the ATC engine compares. */
 export function uuidSortKey (id: string): string {
-  const hex = id.toLowerCase().replace(/[-{}]/g, '')
-  return /^[0-9a-f]{32}$/.test(hex) ? hex : id.toLowerCase()
+  // A canonical lowercase UUID orders exactly as its hex digits do (the dashes sit at the same
+  // places in every one), so it is its own key: no string is built for it (router build at 10k).
+  // Other spellings of a UUID (upper case, braces, no dashes) take the same canonical form.
+  if (isCanonicalUuid(id)) return id
+  const h = id.toLowerCase().replace(/[-{}]/g, '')
+  if (!/^[0-9a-f]{32}$/.test(h)) return id.toLowerCase()
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
 export interface Ranked {
