@@ -22,8 +22,8 @@ before(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
   upstreamPort = (upstream.address() as { port: number }).port
   db = await createTestDb()
-  a = await startGateway(db.settings)
-  b = await startGateway(db.settings)
+  a = await startGateway(db.settings, { status_listen: '127.0.0.1:0' })
+  b = await startGateway(db.settings, { status_listen: '127.0.0.1:0' })
 })
 
 after(async () => {
@@ -66,6 +66,13 @@ test('cluster: a write on node A is served by both nodes, a write on node B too'
   // both nodes' Admin APIs read the same database
   const list = await request(`${a.admin}/routes`)
   assert.equal((await list.body.json() as { data: unknown[] }).data.length, 2)
+  // both nodes reached the same content by deltas: the same configuration_hash
+  await a.primary.sync()
+  await b.primary.sync()
+  const hash = async (gw: Gateway): Promise<unknown> => (await (await request(`http://127.0.0.1:${gw.primary.ops.ports[0]}/status`)).body.json() as { configuration_hash: unknown }).configuration_hash
+  const ha = await hash(a)
+  assert.match(String(ha), /^[0-9a-f]{32}$/)
+  assert.equal(await hash(b), ha)
 })
 
 test('cluster: a node whose LISTEN connection is killed still converges from cluster_events', async () => {
