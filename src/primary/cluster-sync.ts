@@ -141,35 +141,34 @@ export class ClusterSync {
   }
 
   private async readOnce (): Promise<void> {
-    const client = await this.o.pool.connect()
     let fresh: ClusterEvent[]
     let txids: bigint[]
     let next: string
     let bridged = true
-    try {
-      const r = await client.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin')
-      next = r.rows[0]!.xmin
-      const from = this.xmin ?? next
-      // Everything committed from the window start on: rows below `next` are final; rows at or above
-      // it are committed ones that a still-running transaction (in any database of the server: xids
-      // are cluster-wide) keeps out of the final window. Those are applied now too (refreshing a row
-      // is idempotent) and remembered, so the next window does not apply them twice.
-      const ev = await client.query<{ seq: string; txid: string; node_id: string | null; channel: string; data: string | null }>(
-        'select seq, txid::text as txid, node_id, channel, data from cluster_events where txid >= $1::xid8 order by seq',
-        [from])
-      fresh = []
-      txids = []
-      for (const x of ev.rows) {
-        const seq = Number(x.seq)
-        if (this.early.has(seq)) continue
-        fresh.push({ seq, nodeId: x.node_id, channel: x.channel, data: x.data })
-        txids.push(BigInt(x.txid))
-      }
-      // Rows expire after an hour: a node that has not read for that long may have lost some.
-      if (this.lastSyncAt !== 0 && Date.now() - this.lastSyncAt > STALE_AFTER_MS) bridged = false
-    } finally {
-      client.release()
+    // One statement, one round trip: the window end `next` and the events are read under the same
+    // snapshot. Every transaction below `next` has finished in that snapshot, so its events are
+    // visible here if it committed. Rows at or above `next` are committed ones that a still-running
+    // transaction (in any database of the server: xids are cluster-wide) keeps out of the final
+    // window; they are applied now too (refreshing a row is idempotent) and remembered, so the next
+    // window does not apply them twice.
+    const ev = await this.o.pool.query<{ xmin: string; seq: string | null; txid: string | null; node_id: string | null; channel: string | null; data: string | null }>(
+      `select s.xmin, e.seq, e.txid::text as txid, e.node_id, e.channel, e.data
+         from (select pg_snapshot_xmin(pg_current_snapshot()) as x, pg_snapshot_xmin(pg_current_snapshot())::text as xmin) s
+         left join cluster_events e on e.txid >= coalesce($1::xid8, s.x)
+        order by e.seq`,
+      [this.xmin])
+    next = ev.rows[0]!.xmin
+    fresh = []
+    txids = []
+    for (const x of ev.rows) {
+      if (x.seq === null) continue
+      const seq = Number(x.seq)
+      if (this.early.has(seq)) continue
+      fresh.push({ seq, nodeId: x.node_id, channel: x.channel!, data: x.data })
+      txids.push(BigInt(x.txid!))
     }
+    // Rows expire after an hour: a node that has not read for that long may have lost some.
+    if (this.lastSyncAt !== 0 && Date.now() - this.lastSyncAt > STALE_AFTER_MS) bridged = false
     const channels = this.o.channels
     const forCache = channels === undefined ? fresh : fresh.filter((e) => { const h = channels[e.channel]; if (h === undefined) return true; h(e); return false })
     if (!bridged) await this.o.reloadAll()
