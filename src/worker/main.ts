@@ -70,7 +70,7 @@ function message (err: unknown): string {
 function onSnapshot (msgVersion: number, bytes: Uint8Array): void {
   if (phase === 'draining') return
   if (msgVersion < version) return
-  if (msgVersion === version) {
+  if (msgVersion === version && state !== null) {
     resyncing = false
     post({ type: 'snapshot-ack', workerId, version, compileMs: 0 })
     return
