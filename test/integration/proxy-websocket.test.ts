@@ -6,13 +6,14 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect } from 'node:net'
 import { request } from 'undici'
 import WebSocket, { WebSocketServer } from 'ws'
+import type { GenericRow, Snapshot } from '../../src/common/snapshot.ts'
 import { freePort } from '../helpers/ports.ts'
 import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.ts'
 import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
@@ -304,4 +305,79 @@ test('websocket: shutdown closes WebSocket connections with 1001 on both sides',
   await h.stop(30_000)
   assert.equal((await clientClosed).code, 1001)
   assert.equal((await upstreamClosed).code, 1001)
+})
+
+function balanced (name: string, algorithm: string, targets: string[]): { snap: Snapshot } {
+  const u: GenericRow = {
+    id: randomUUID(),
+    name,
+    algorithm,
+    hash_on: 'none',
+    hash_fallback: 'none',
+    hash_on_cookie_path: '/',
+    slots: 10000,
+    host_header: null,
+    healthchecks: { threshold: 0, passive: { type: 'http', healthy: { successes: 0, http_statuses: [200] }, unhealthy: { tcp_failures: 0, timeouts: 0, http_failures: 0, http_statuses: [500] } } },
+  }
+  const svc = service({ host: name, port: 1 })
+  const snap = snapshot([svc], [route({ paths: ['/ws'] }, svc)])
+  snap.entities = { upstreams: [u], targets: targets.map((t) => ({ id: randomUUID(), upstream: { id: u.id }, target: t, weight: 100 })) }
+  return { snap }
+}
+
+test('websocket: least-connections counts open WebSocket connections until they close', async (t) => {
+  const a = await startWsUpstream()
+  const b = await startWsUpstream()
+  t.after(async () => { await a.close(); await b.close() })
+  const { snap } = balanced('lc.upstream', 'least-connections', [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`])
+  const h = await startWorkers({ workers: 1, snapshot: snap })
+  t.after(() => h.stop())
+  const first = await open(`${wsBase(h)}/ws`)
+  const firstOn = a.handshakes.length === 1 ? a : b
+  const other = firstOn === a ? b : a
+  const second = await open(`${wsBase(h)}/ws`)
+  assert.equal(other.handshakes.length, 1, 'the second connection goes to the target without one')
+  const firstUpstream = closed(await firstOn.socket(0))
+  const firstClosed = closed(first)
+  first.close()
+  await firstUpstream
+  await firstClosed
+  const third = await open(`${wsBase(h)}/ws`)
+  assert.equal(firstOn.handshakes.length, 2, 'after the first closed, its target has the fewest again')
+  second.close()
+  third.close()
+})
+
+test('websocket: a refused target is retried on another address (service retries)', async (t) => {
+  const live = await startWsUpstream()
+  t.after(() => live.close())
+  const dead = await freePort()
+  const { snap } = balanced('rr.upstream', 'round-robin', [`127.0.0.1:${dead}`, `127.0.0.1:${live.port}`])
+  const h = await startWorkers({ workers: 1, snapshot: snap })
+  t.after(() => h.stop())
+  for (let i = 0; i < 4; i++) {
+    const ws = await open(`${wsBase(h)}/ws`)
+    ws.send(`n${i}`)
+    assert.equal((await nextMessage(ws)).data.toString(), `n${i}`)
+    ws.close()
+  }
+  assert.equal(live.handshakes.length, 4)
+})
+
+test('websocket: the edge checks apply to handshakes (invalid Host, differing Content-Length: 400, never upstream)', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const handshake = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
+  for (const head of [`GET /ws HTTP/1.1\r\nHost: a/b\r\n${handshake}\r\n`, `GET /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n${handshake}\r\nab`]) {
+    const s = connect(h.port, '127.0.0.1')
+    await once(s, 'connect')
+    s.write(head)
+    let raw = ''
+    s.setEncoding('latin1')
+    for await (const c of s) raw += c
+    assert.match(raw, /^HTTP\/1\.1 400 /)
+    assert.match(raw, /\r\nConnection: close\r\n/)
+  }
+  assert.equal(up.handshakes.length, 0)
 })

@@ -525,6 +525,8 @@ export function clientClosed (ws: ClientSocket, code: number, message: ArrayBuff
   const t = ws.tunnel
   t.clientOpen = false
   t.client = null
+  // The connection is going away: it no longer counts for least-connections.
+  release(t)
   const up = t.upstream
   if (up !== null && t.upstreamOpen && up.readyState === WebSocket.OPEN) {
     try {
@@ -543,6 +545,7 @@ function upstreamClosed (t: Tunnel, code: number, reason: Buffer): void {
   const wasOpen = t.upstreamOpen
   t.upstreamOpen = false
   if (!wasOpen) return // a failed handshake: upstreamError or the response path handles it
+  release(t)
   const ws = t.client
   if (ws !== null && t.clientOpen) {
     try {
