@@ -43,6 +43,8 @@ before(async () => {
   assert.equal((await admin('POST', '/routes/ws/plugins', { name: 'key-auth' })).status, 201)
   assert.equal((await admin('POST', '/routes/ws/plugins', { name: 'request-transformer', config: { add: { headers: ['x-added:yes'] } } })).status, 201)
   assert.equal((await admin('POST', '/routes/ws/plugins', { name: 'file-log', config: { path: logPath } })).status, 201)
+  assert.equal((await admin('POST', '/routes/ws/plugins', { name: 'response-transformer', config: { add: { headers: ['x-rt:on-101'] } } })).status, 201)
+  assert.equal((await admin('POST', '/routes/ws/plugins', { name: 'rate-limiting', config: { minute: 1000, policy: 'local' } })).status, 201)
   assert.equal((await admin('POST', '/consumers', { username: 'alice' })).status, 201)
   assert.equal((await admin('POST', '/consumers/alice/key-auth', { key: 'secret-key' })).status, 201)
   // The configuration reaches every worker through the snapshot: wait until the credential is
@@ -81,9 +83,14 @@ test('key-auth rejects a WebSocket handshake without a key with Kong\'s 401; the
   assert.equal(up.handshakes.length, before)
 })
 
-test('an authenticated handshake is upgraded with the access phase\'s upstream headers; the log phase runs once, with 101', async () => {
+test('an authenticated handshake is upgraded with the access phase\'s upstream headers, the 101 carries staged and header-filter headers; the log phase runs once, with 101', async () => {
   const ws = new WebSocket(`${gw.proxy.replace('http:', 'ws:')}/ws/room`, { headers: { apikey: 'secret-key' } })
+  const upgraded = once(ws, 'upgrade') as Promise<[IncomingMessage]>
   await once(ws, 'open')
+  const [res101] = await upgraded
+  assert.equal(res101.headers['x-rt'], 'on-101')
+  assert.equal(res101.headers['x-ratelimit-limit-minute'], '1000')
+  assert.match(String(res101.headers.via), /kong/)
   const hs = up.handshakes[up.handshakes.length - 1]!
   assert.equal(hs.url, '/room')
   assert.equal(hs.headers['x-added'], 'yes')

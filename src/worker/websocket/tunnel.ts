@@ -40,6 +40,8 @@ import { log } from '../../common/log.ts'
 import { SERVER_TOKEN } from '../../common/meta.ts'
 import { ST_STREAMING, ST_UPSTREAM, type AttemptRef, type RequestContext } from '../context.ts'
 import { maybeFinish } from '../lifecycle.ts'
+import { needsFilteredPath } from '../gateway-response.ts'
+import { runHeaderFilter } from '../plugin-runner.ts'
 import { endResponse, startResponse, writeChunk } from '../response-writer.ts'
 import { closeClient, sendErrorPage, sendKongError, VIA_TOKEN } from '../responses.ts'
 import { settings } from '../settings.ts'
@@ -354,27 +356,51 @@ function unexpectedResponse (t: Tunnel, req: ClientRequest, res: IncomingMessage
 
 let cT: Tunnel | null = null
 let cProtocol = ''
+let cList: string[] | null = null
+
+/**
+ * The 101's headers: the upstream's (minus what uWS writes and hop-by-hop ones), then those the
+ * access phase staged (rate-limiting's X-RateLimit-*, ...), through the plugins' header filters
+ * when the route has any (Kong runs header_filter on the handshake's response too).
+ */
+function headList (t: Tunnel): string[] {
+  const list: string[] = []
+  const head = t.head
+  t.head = null
+  if (head !== null) {
+    for (const name in head) {
+      const v = head[name]
+      if (v === undefined || SKIP_101.has(name)) continue
+      if (typeof v === 'string') list.push(name, v)
+      else for (const one of v) list.push(name, one)
+    }
+  }
+  const ctx = t.ctx
+  const staged = ctx.respHeaders
+  if (staged !== null) for (let i = 0; i < staged.length; i++) list.push(staged[i]!)
+  ctx.respStaged = staged
+  ctx.respHeaders = list
+  if (needsFilteredPath(ctx)) runHeaderFilter(ctx)
+  return ctx.respHeaders ?? list
+}
 
 function upgradeCorked (): void {
   const t = cT!
   const ctx = t.ctx
   const res = ctx.res
   res.writeStatus('101 Switching Protocols')
-  const head = t.head
-  t.head = null
+  const list = cList!
   let via: string | null = null
   let hasServer = false
-  if (head !== null) {
-    for (const name in head) {
-      const v = head[name]
-      if (v === undefined || SKIP_101.has(name)) continue
-      if (name === 'via' && settings.hdrVia) { via = typeof v === 'string' ? v : v.join(', '); continue }
-      if (name === 'server') hasServer = true
-      if (typeof v === 'string') res.writeHeader(name, v)
-      else for (const one of v) res.writeHeader(name, one)
-    }
-  }
   const s = settings
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!
+    const v = list[i + 1]!
+    if (SKIP_101.has(name)) continue
+    if (name === 'via' && s.hdrVia) { via = via === null ? v : `${via}, ${v}`; continue }
+    if (name === 'server') hasServer = true
+    res.writeHeader(name, v)
+  }
   if (s.hdrVia) res.writeHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
   if (!hasServer && s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
   if (s.hdrUpstreamLatency) res.writeHeader('X-Kong-Upstream-Latency', String(ctx.upstreamLatency))
@@ -396,17 +422,26 @@ function upstreamOpened (t: Tunnel, up: WebSocket): void {
   ctx.state = ST_STREAMING
   ctx.resStatus = 101
   ctx.upstreamStatus = 101
-  ctx.headSent = true
-  ctx.resDone = true
   cT = t
   cProtocol = up.protocol
   try {
+    cList = headList(t)
+    if (ctx.exited || ctx.resDone) {
+      // A header filter ended the exchange (kong.response.exit): no upgrade.
+      up.terminate()
+      if (!ctx.resDone) closeClient(ctx)
+      return
+    }
+    ctx.headSent = true
+    ctx.resDone = true
     ctx.res.cork(upgradeCorked)
   } catch (err) {
     log.error(`websocket upgrade failed: ${(err as Error).stack ?? String(err)}`)
     up.terminate()
+    if (!ctx.resDone) closeClient(ctx)
   } finally {
     cT = null
+    cList = null
   }
   if (!t.clientOpen) {
     // uWS did not open the client side (its socket was already gone).
