@@ -101,7 +101,8 @@ function writeHead (ctx: RequestContext): void {
   const s = settings
   ctx.headPending = false
   ctx.headSent = true
-  res.writeStatus(statusLine(status, ctx.resMessage))
+  // uWS writes `HTTP/1.1 200 OK` itself when no status was set: one native call fewer on most responses.
+  if (status !== 200) res.writeStatus(statusLine(status, ctx.resMessage))
   const listed = connectionListed(headers.connection)
   let via: string | null = null
   let hasServer = false
@@ -243,7 +244,12 @@ function writeChunkCorked (): void {
   const chunk = dChunk!
   if (ctx.headPending) writeHead(ctx)
   ctx.bytesOut += chunk.length
-  if (ctx.frame === FRAME_LENGTH) {
+  if (ctx.frame === FRAME_LENGTH && ctx.bytesOut === ctx.total && chunk.length === ctx.total) {
+    // The whole body in one chunk (small responses): end() writes the same Content-Length and
+    // buffers what the socket does not take, without tryEnd's [ok, done] array and getWriteOffset.
+    res.end(chunk)
+    ctx.resDone = true
+  } else if (ctx.frame === FRAME_LENGTH) {
     const offset = res.getWriteOffset()
     const [ok, done] = res.tryEnd(chunk, ctx.total)
     if (done) {
