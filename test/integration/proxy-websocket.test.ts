@@ -381,3 +381,32 @@ test('websocket: the edge checks apply to handshakes (invalid Host, differing Co
   }
   assert.equal(up.handshakes.length, 0)
 })
+
+test('websocket: an upstream that stops reading bounds what the gateway holds for it (1013 on this uWS build, which cannot pause a client)', async (t) => {
+  const up = await startWsUpstream()
+  t.after(() => up.close())
+  const h = await gateway(t, up)
+  const ws = await open(`${wsBase(h)}/ws`)
+  const serverSide = await up.socket(0)
+  serverSide.pause()
+  const c = closed(ws)
+  let sent = 0
+  let done = false
+  let allSent: () => void = () => {}
+  const everything = new Promise<'all sent'>((resolve) => { allSent = () => { resolve('all sent') } })
+  void c.then(() => { done = true })
+  const msg = Buffer.alloc(1024 * 1024, 7)
+  const sendNext = (): void => {
+    if (done) return
+    if (sent === 200) { allSent(); return }
+    sent++
+    ws.send(msg, { binary: true }, (err) => { if (err === undefined || err === null) sendNext() })
+  }
+  sendNext()
+  const first = await Promise.race([c, everything])
+  assert.notEqual(first, 'all sent', 'the gateway took 200 MiB for an upstream that reads nothing')
+  const got = await c
+  assert.equal(got.code, 1013)
+  // UPSTREAM_LIMIT (33 MiB) plus what the kernel buffers on both hops; without a bound all 200 MiB would go.
+  assert.ok(sent < 120, `the client could send ${sent} MiB`)
+})

@@ -522,6 +522,8 @@ export function clientMessage (ws: ClientSocket, message: ArrayBuffer, isBinary:
   if (typeof ws.pause === 'function') {
     if (!t.clientPaused) { t.clientPaused = true; ws.pause() }
   } else if (up.bufferedAmount > UPSTREAM_LIMIT) {
+    // The upstream is not reading (it would not read a close frame either): drop it.
+    up.terminate()
     ws.end(1013, 'upstream not reading')
   }
 }
