@@ -17,7 +17,7 @@ import { runAccess, runRewrite } from './plugin-runner.ts'
 import { sendErrorPage, sendKongError, sendRedirect } from './responses.ts'
 import { cappedHeaders } from './edge.ts'
 import { buildUpstreamRequest, forwardedHost, forwardedProto } from './upstream-request.ts'
-import { proxyWebSocket } from './websocket/tunnel.ts'
+import { proxyWebSocket } from './websocket/handshake.ts'
 
 // Kong messages not (yet) in common/errors.ts.
 const MSG_METHOD_NOT_ALLOWED = ERRORS.GW_ERR_METHOD_NOT_ALLOWED.message

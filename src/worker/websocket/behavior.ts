@@ -8,7 +8,7 @@
  * goes to the plain request handler unchanged (a `Connection: upgrade` without
  * `Upgrade: websocket` is an ordinary request, as in nginx). A handshake goes through the same
  * copy, edge checks, routing and rewrite/access phases as any request (server.ts onRequest with
- * the handshake's fields), then tunnel.ts connects upstream and upgrades.
+ * the handshake's fields), then handshake.ts connects upstream and upgrades, and tunnel.ts relays.
  *
  * Message-level: uWS parses the client's frames and tunnel.ts re-sends each message upstream (and
  * the reverse), so message boundaries and types are kept but fragmentation is not, and
