@@ -5,6 +5,7 @@
  *
  *   node --import tsx autocannon/profile.ts                   scenario (a), 10 s, writes BENCHMARKS.md
  *   node --import tsx autocannon/profile.ts --scenario d      key-auth + rate-limiting cluster, 1,000 consumers
+ *   node --import tsx autocannon/profile.ts --scenario e      1 MiB responses, 16 connections
  *   node --import tsx autocannon/profile.ts --quick           3 s, prints only
  *   --transport net|undici   --workers N   --duration S   --top N   --keep DIR (keeps the .cpuprofile files)
  */
@@ -84,10 +85,12 @@ async function main (): Promise<void> {
     requests = Array.from({ length: n }, (_, j) => ({ path: '/karl/x', headers: { apikey: `k${j}` } }))
     await new Promise((resolve) => setTimeout(resolve, 1500))
   }
+  if (scenario === 'e') requests = [{ path: '/1mb' }]
+  const connections = scenario === 'e' ? 16 : 100
   const origin = `http://127.0.0.1:${s.proxyPort}`
-  await measure({ origin, requests, connections: 100, seconds: quick ? 1 : 3 })
+  await measure({ origin, requests, connections, seconds: quick ? 1 : 3 })
   const from = Number(process.hrtime.bigint() / 1000n)
-  const l = await measure({ origin, requests, connections: 100, seconds: duration, pids: [s.child.pid!] })
+  const l = await measure({ origin, requests, connections, seconds: duration, pids: [s.child.pid!] })
   const to = Number(process.hrtime.bigint() / 1000n)
   say(`under the profiler: ${Math.round(l.rps)} req/s, p99 ${l.p99.toFixed(2)} ms, ${f1(l.cpuUs)} us CPU/req, load ${l.load1.toFixed(1)}`)
   await procs.stop(s.child)
@@ -114,7 +117,7 @@ async function main (): Promise<void> {
   writeSection(join(ROOT, 'BENCHMARKS.md'), id, `## CPU profile, scenario (${scenario}), ${transport} (autocannon/profile.ts)
 
 \`node --import tsx autocannon/profile.ts ${argv.join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machineLine()}, load average ${loadavg()[0]!.toFixed(1)};
-${versionsLine(null)}. Sluice with ${workers} workers under \`node --cpu-prof --cpu-prof-interval 200\`, autocannon 100 connections for ${duration} s:
+${versionsLine(null)}. Sluice with ${workers} workers under \`node --cpu-prof --cpu-prof-interval 200\`, autocannon ${connections} connections for ${duration} s:
 ${Math.round(l.rps)} req/s under the profiler, ${f1(l.cpuUs)} us CPU per request (the whole process). Self time summed over the ${workers} worker threads
 (${(active / 1e6).toFixed(1)} s busy); "us per request" divides by the ${l.requests} requests served. The kernel time of syscalls shows up in
 the JS or native frame that made them (\`writev\`, uWS \`end\`/\`cork\`); GC as \`(garbage collector)\`.

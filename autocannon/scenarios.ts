@@ -105,13 +105,21 @@ async function post (admin: string, path: string, body: unknown, method = 'POST'
 
 const mib = (b: number): string => Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a'
 
-async function heapPerWorker (statusPort: number): Promise<number[]> {
+interface Heap { used: number; total: number }
+
+/** V8 heap of each worker thread (used, committed) from the status API's /metrics. */
+async function heapPerWorker (statusPort: number): Promise<Heap[]> {
   const r = await request(`http://127.0.0.1:${statusPort}/metrics`)
   const text = await r.body.text()
-  const out: number[] = []
-  for (const m of text.matchAll(/^sluice_worker_heap_bytes\{[^}]*kind="used"[^}]*\} (\d+)/gm)) out.push(Number(m[1]))
-  return out
+  const by = new Map<string, Heap>()
+  for (const m of text.matchAll(/^sluice_worker_heap_bytes\{worker="(\d+)"[^}]*kind="(used|total)"[^}]*\} (\d+)/gm)) {
+    const h = by.get(m[1]!) ?? { used: NaN, total: NaN }
+    h[m[2] as 'used' | 'total'] = Number(m[3])
+    by.set(m[1]!, h)
+  }
+  return [...by.values()]
 }
+const heapText = (hs: Heap[]): string => hs.map((h) => `${mib(h.used)} used / ${mib(h.total)} committed`).join(', ')
 
 async function main (): Promise<void> {
   const load0 = loadavg()[0]!
@@ -260,22 +268,31 @@ async function main (): Promise<void> {
 
   // ---- memory per worker at ROUTES routes + CONSUMERS consumers: a 1-worker node beside the 2-worker one
   let rss2 = NaN; let rss1 = NaN; let rssS = NaN; let rssS1 = NaN
-  let heap2: number[] = []; let heap1: number[] = []
+  let heap2: Heap[] = []; let heap1: Heap[] = []
+  const rssSamples: Array<[number, number]> = []
   if (want('memory')) {
-    const status1 = await freePort()
-    const b1 = await startSluice(procs, { workers: 1, upstreamPort, db: dbB, readyPath: bigReady, statusPort: status1, timeoutMs })
-    const b1cell = { ...gBase, origin: http(b1.proxyPort), pids: pidOf(b1) }
-    await run(b1cell, quick ? 1 : 3)
-    await run(gBase, quick ? 1 : 3)
-    await new Promise((resolve) => setTimeout(resolve, 2500)) // a metrics tick after the load
-    rss2 = rssBytes(processTree(bU.child.pid!))
-    rss1 = rssBytes(processTree(b1.child.pid!))
-    heap2 = await heapPerWorker(statusB)
-    heap1 = await heapPerWorker(status1)
     rssS = rssBytes(processTree(sU.child.pid!))
     rssS1 = rssBytes(processTree(s1.child.pid!))
+    // Two fresh nodes with the same history (start, the same load, the same wait), one with 1 worker
+    // and one with 2; everything else stops first so that they start and settle alike.
+    for (const n of [sU, sN, s1, bU]) await procs.stop(n.child)
+    const [st1, st2] = [await freePort(), await freePort()]
+    const [m1, m2] = await Promise.all([
+      startSluice(procs, { workers: 1, upstreamPort, db: dbB, readyPath: bigReady, statusPort: st1, timeoutMs }),
+      startSluice(procs, { workers: 2, upstreamPort, db: dbB, readyPath: bigReady, statusPort: st2, timeoutMs }),
+    ])
+    for (const m of [m1, m2]) await run({ ...gBase, origin: http(m.proxyPort), pids: pidOf(m) }, quick ? 1 : 3)
+    await new Promise((resolve) => setTimeout(resolve, 3000)) // a metrics tick after the load
+    for (let i = 0; i < 5; i++) {
+      rssSamples.push([rssBytes(processTree(m1.child.pid!)), rssBytes(processTree(m2.child.pid!))])
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+    rss1 = median(rssSamples.map((x) => x[0]))
+    rss2 = median(rssSamples.map((x) => x[1]))
+    heap1 = await heapPerWorker(st1)
+    heap2 = await heapPerWorker(st2)
   }
-  say(`memory: ${ROUTES} routes + ${CONSUMERS} consumers: RSS 2 workers ${mib(rss2)}, 1 worker ${mib(rss1)}, per worker ${mib(rss2 - rss1)}; heap used per worker ${heap2.map(mib).join(', ')} / ${heap1.map(mib).join(', ')}`)
+  say(`memory: ${ROUTES} routes + ${CONSUMERS} consumers: RSS 2 workers ${mib(rss2)}, 1 worker ${mib(rss1)}, per worker ${mib(rss2 - rss1)}; heap per worker ${heapText(heap2)} | ${heapText(heap1)}`)
 
   // ---- report
   const load1 = loadavg()[0]!
@@ -343,13 +360,18 @@ async function main (): Promise<void> {
     `| nginx (a), for scale | ${f0(med('a/nginx')?.rps ?? NaN)} | | undici ${fx(ratio('a/undici', 'a/nginx'))}, net ${fx(ratio('a/net', 'a/nginx'))} of nginx | | ${f1(med('a/nginx')?.cpuUs ?? NaN)} | |`,
     `| bare uWS + undici (a), for scale | ${f0(med('a/bare')?.rps ?? NaN)} | | undici ${fx(ratio('a/undici', 'a/bare'))}, net ${fx(ratio('a/net', 'a/bare'))} of bare | | ${f1(med('a/bare')?.cpuUs ?? NaN)} | |`].join('\n')
 
-  const mem = `Resident memory at ${ROUTES} routes + ${CONSUMERS} consumers (each with a key-auth credential), after ${quick ? 1 : 3} s of (b) load on each node:
-process RSS with 2 workers **${mib(rss2)}**, with 1 worker ${mib(rss1)}: **${mib(rss2 - rss1)} per additional worker** (goal < 150 MB); the rest
-(${mib(rss1 - (rss2 - rss1))}) is the primary thread, its config cache and its snapshot encoder, Node itself and the first worker's share
-of code. V8 heap used per worker thread (status API, \`sluice_worker_heap_bytes{kind="used"}\`): ${heap2.map(mib).join(', ')} (2-worker node), ${heap1.map(mib).join(', ')} (1-worker node).
-Nodes with 3 routes and ${CONSUMERS} consumers: RSS ${mib(rssS)} (2 workers, HTTPS listener too), ${mib(rssS1)} (1 worker).
-Method: RSS (VmRSS of the process: threads share one address space, so a thread has no RSS of its own) of two nodes on the same
-database, one with 2 workers and one with 1, both after load; their difference is what one more worker keeps resident.`
+  const mem = `At ${ROUTES} routes + ${CONSUMERS} consumers (each with a key-auth credential): two fresh nodes on the same database, one with 1
+worker and one with 2, started together, ${quick ? 1 : 3} s of (b) load each, then VmRSS sampled 5 times (medians; threads share one
+address space, so a thread has no RSS of its own):
+
+| | 1 worker | 2 workers | difference: one more worker |
+| --- | --- | --- | --- |
+| process RSS | ${mib(rss1)} | ${mib(rss2)} | **${mib(rss2 - rss1)}** |
+| V8 heap of each worker (status API \`sluice_worker_heap_bytes\`) | ${heapText(heap1)} | ${heapText(heap2)} | |
+
+RSS samples (1 worker, 2 workers): ${rssSamples.map(([x, y]) => `${mib(x)} / ${mib(y)}`).join('; ')}. The primary's share (config cache of every row,
+snapshot encoder, Admin API, pg pool) is in both. For scale, with 3 routes and the same ${CONSUMERS} consumers the nodes of the run measured
+${mib(rssS)} (2 workers, HTTPS listener too) and ${mib(rssS1)} (1 worker) after the rounds. Goal: < 150 MB per worker.`
 
   const md = `## Scenarios (a)-(g), transports, workers, memory (autocannon/scenarios.ts)
 
@@ -421,7 +443,7 @@ ${verdict}
   say('\n' + md)
   if (quick) { say('(--quick: BENCHMARKS.md not written)'); return }
   writeSection(join(ROOT, 'BENCHMARKS.md'), 'autocannon/scenarios', md, '# Benchmarks\n')
-  writeFileSync(join(ROOT, 'autocannon/scenarios.json'), JSON.stringify({ generatedAt: new Date().toISOString(), rounds, duration, routes: ROUTES, consumers: CONSUMERS, results: Object.fromEntries(results), memory: { rss2, rss1, heap2, heap1, rssS, rssS1 } }, null, 1) + '\n')
+  writeFileSync(join(ROOT, 'autocannon/scenarios.json'), JSON.stringify({ generatedAt: new Date().toISOString(), rounds, duration, routes: ROUTES, consumers: CONSUMERS, results: Object.fromEntries(results), memory: { rss2, rss1, heap2, heap1, rssS, rssS1, rssSamples } }, null, 1) + '\n')
   say('wrote BENCHMARKS.md (section autocannon/scenarios) and autocannon/scenarios.json')
 }
 
