@@ -10,7 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { connect } from 'node:net'
+import { connect, createServer as createTcpServer, type Socket } from 'node:net'
 import { request } from 'undici'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { GenericRow, Snapshot } from '../../src/common/snapshot.ts'
@@ -409,4 +409,23 @@ test('websocket: an upstream that stops reading bounds what the gateway holds fo
   assert.equal(got.code, 1013)
   // UPSTREAM_LIMIT (33 MiB) plus what the kernel buffers on both hops; without a bound all 200 MiB would go.
   assert.ok(sent < 120, `the client could send ${sent} MiB`)
+})
+
+test('websocket: an upstream that accepts but never answers the handshake gives Kong\'s 504 after read_timeout', async (t) => {
+  const held: Socket[] = []
+  const silent = createTcpServer((s) => { held.push(s) })
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  t.after(() => { for (const s of held) s.destroy(); silent.close() })
+  const svc = service({ host: '127.0.0.1', port: (silent.address() as { port: number }).port, read_timeout: 500 })
+  const h = await startWorkers({ snapshot: snapshot([svc], [route({ paths: ['/ws'] }, svc)]) })
+  t.after(() => h.stop())
+  const ws = new WebSocket(`${wsBase(h)}/ws`)
+  ws.on('error', () => {})
+  const [, res] = await once(ws, 'unexpected-response') as [unknown, IncomingMessage]
+  assert.equal(res.statusCode, 504)
+  let body = ''
+  for await (const c of res) body += String(c)
+  assert.match(body, /^The upstream server is timing out/)
+  ws.terminate()
 })

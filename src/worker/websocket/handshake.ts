@@ -126,8 +126,7 @@ function openUpstream (t: Tunnel, sb: ServiceBalancing, addr: Address, readTimeo
     perMessageDeflate: false,
     maxPayload: MAX_MESSAGE,
     followRedirects: false,
-    handshakeTimeout: readTimeout,
-    createConnection: () => connectSocket(sb, addr),
+    createConnection: () => connectSocket(sb, addr, readTimeout),
   })
   up.on('upgrade', (res: IncomingMessage) => { t.head = res.headers })
   up.on('open', () => { upstreamOpened(t, up) })
@@ -140,15 +139,25 @@ function openUpstream (t: Tunnel, sb: ServiceBalancing, addr: Address, readTimeo
   return up
 }
 
-/** The upstream connection with the service's connect timeout (Kong: 504 when it passes). */
-function connectSocket (sb: ServiceBalancing, addr: Address): Socket {
+/**
+ * The upstream connection with the service's timeouts: connect_timeout until connected, then
+ * read_timeout of silence until the 101 (ws turns the socket timeout off once open; its own
+ * handshakeTimeout is not armed on a socket given by createConnection). Both are Kong's 504.
+ */
+function connectSocket (sb: ServiceBalancing, addr: Address, readTimeout: number): Socket {
   const socket = sb.https
     ? tlsConnect({ host: addr.ip, port: addr.port, servername: addr.servername ?? undefined, rejectUnauthorized: sb.tlsVerify, ALPNProtocols: ['http/1.1'] })
     : netConnect({ host: addr.ip, port: addr.port })
   const timer = setTimeout(() => {
     socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
   }, sb.connectTimeout)
-  socket.once(sb.https ? 'secureConnect' : 'connect', () => { clearTimeout(timer) })
+  socket.once(sb.https ? 'secureConnect' : 'connect', () => {
+    clearTimeout(timer)
+    socket.setTimeout(readTimeout)
+  })
+  socket.once('timeout', () => {
+    socket.destroy(Object.assign(new Error('handshake read timeout'), { code: 'WS_HANDSHAKE_TIMEOUT' }))
+  })
   socket.once('close', () => { clearTimeout(timer) })
   return socket
 }
@@ -159,7 +168,6 @@ function errorCode (err: unknown): string {
     if (typeof code === 'string') return code
     const inner = (err as { errors?: unknown }).errors
     if (Array.isArray(inner) && inner.length > 0) return errorCode(inner[0])
-    if (err instanceof Error && err.message === 'Opening handshake has timed out') return 'WS_HANDSHAKE_TIMEOUT'
   }
   return 'UNKNOWN'
 }
