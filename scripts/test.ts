@@ -2,6 +2,7 @@
  * Runs the test suite with node's test runner: collects `*.test.ts` under src/ and test/ (Node 20's
  * --test neither expands globs nor finds .ts files) and runs them through tsx.
  * `--unit` runs only src/ (no database); extra arguments filter files by substring.
+ * The whole run is stopped (and fails) past SLUICE_TEST_DEADLINE_MIN minutes (default 30).
  */
 import { readdirSync, statSync, readFileSync, mkdirSync } from 'node:fs'
 import { join, relative, dirname } from 'node:path'
@@ -40,7 +41,17 @@ const child = spawn(process.execPath, [
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
   ...chosen,
 ], { cwd: root, stdio: 'inherit' })
+// A test file whose process never exits (a handle left open) would hold the run forever: past the
+// deadline the run is stopped and fails, saying so (SLUICE_TEST_DEADLINE_MIN, default 30).
+const deadlineMin = Number(process.env.SLUICE_TEST_DEADLINE_MIN ?? '30')
+const watchdog = setTimeout(() => {
+  process.stderr.write(`\ntests: still running after ${deadlineMin} min: stopping the run (a test file that never exits?)\n`)
+  child.kill('SIGTERM')
+  setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+}, deadlineMin * 60_000)
+watchdog.unref()
 child.on('exit', (code, signal) => {
+  clearTimeout(watchdog)
   // One plain closing line, whatever the reporter: 'N passed, N failed'.
   let summary = ''
   try {
