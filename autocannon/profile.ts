@@ -14,7 +14,7 @@ import { join, relative } from 'node:path'
 import { loadavg, tmpdir } from 'node:os'
 import { request } from 'undici'
 import { Procs, ROOT, say, startSluice, startUpstream } from './lib/servers.ts'
-import { f1, machineLine, measure, versionsLine, type Req } from './lib/bench.ts'
+import { f1, machineLine, measure, treeLine, versionsLine, type Req } from './lib/bench.ts'
 import { writeSection } from './lib/report.ts'
 
 const argv = process.argv.slice(2)
@@ -23,7 +23,7 @@ const arg = (name: string): string | undefined => { const i = argv.indexOf(`--${
 const scenario = arg('scenario') ?? 'a'
 const transport = arg('transport') ?? 'undici'
 const workers = Number(arg('workers') ?? 2)
-const duration = Number(arg('duration') ?? (quick ? 3 : 10))
+const duration = Number(arg('duration') ?? (quick ? 2 : 10))
 const top = Number(arg('top') ?? 15)
 const keep = arg('keep')
 const procs = new Procs()
@@ -117,7 +117,7 @@ async function main (): Promise<void> {
   writeSection(join(ROOT, 'BENCHMARKS.md'), id, `## CPU profile, scenario (${scenario}), ${transport} (autocannon/profile.ts)
 
 \`node --import tsx autocannon/profile.ts ${argv.join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machineLine()}, load average ${loadavg()[0]!.toFixed(1)};
-${versionsLine(null)}. Sluice with ${workers} workers under \`node --cpu-prof --cpu-prof-interval 200\`, autocannon ${connections} connections for ${duration} s:
+${versionsLine(null)}; ${treeLine()}. Sluice with ${workers} workers under \`node --cpu-prof --cpu-prof-interval 200\`, autocannon ${connections} connections for ${duration} s:
 ${Math.round(l.rps)} req/s under the profiler, ${f1(l.cpuUs)} us CPU per request (the whole process). Self time summed over the ${workers} worker threads
 (${(active / 1e6).toFixed(1)} s busy); "us per request" divides by the ${l.requests} requests served. The kernel time of syscalls shows up in
 the JS or native frame that made them (\`writev\`, uWS \`end\`/\`cork\`); GC as \`(garbage collector)\`.

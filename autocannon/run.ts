@@ -9,7 +9,7 @@
  *   4. native-bench/micro/run-all.ts  micro-benchmarks (router match, snapshot, header copy)
  *
  *   npm run bench                    the whole suite (about 20 minutes on a busy 2-CPU machine), writes BENCHMARKS.md
- *   npm run bench -- --quick         every script in its smoke mode (about 2-3 minutes), writes nothing
+ *   npm run bench -- --quick         every script in its smoke mode (about 2 minutes), writes nothing
  *   npm run bench -- --only scenarios,native   a subset (scenarios, profile, native, micro)
  *
  * The other scripts in this folder (ratelimit, plugin-cost, import-100k, scrape-cost, propagation)
@@ -33,7 +33,7 @@ const steps: Array<{ id: string; script: string; args: string[]; nodeArgs?: stri
   { id: 'scenarios', script: 'autocannon/scenarios.ts', args: quick ? ['--quick'] : [] },
   { id: 'profile', script: 'autocannon/profile.ts', args: quick ? ['--quick'] : [] },
   // The shared-machine guard of native-bench waits for a quiet machine; bounded here so that the suite ends.
-  { id: 'native', script: 'native-bench/run.ts', args: quick ? ['--quick', '--max-wait', '10'] : ['--pin', '--duration', '5', '--max-wait', '90', '--retries', '1'] },
+  { id: 'native', script: 'native-bench/run.ts', args: quick ? ['--quick', '--duration', '2', '--max-wait', '3'] : ['--pin', '--duration', '5', '--max-wait', '90', '--retries', '1'] },
   { id: 'micro', script: 'native-bench/micro/run-all.ts', args: quick ? ['--quick'] : [], nodeArgs: ['--expose-gc'] },
 ]
 

@@ -108,6 +108,15 @@ export function firstLine (cmd: string): string {
   try { return execFileSync('sh', ['-c', `${cmd} 2>&1`]).toString().split('\n')[0]!.trim() } catch { return '?' }
 }
 
+/** The commit benchmarked, and whether src/ had uncommitted changes (other sessions share the tree). */
+export function treeLine (): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).toString().trim() !== ''
+    return `tree ${sha}${dirty ? ' with uncommitted changes in src/' : ''}`
+  } catch { return 'tree: not a git checkout' }
+}
+
 export function machineLine (): string {
   return `${cpus()[0]?.model ?? '?'} x ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}`
 }
