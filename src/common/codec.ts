@@ -20,7 +20,21 @@ export function encodeDelta (delta: SnapshotDelta): Uint8Array {
 
 export function decodeDelta (bytes: Uint8Array): SnapshotDelta {
   const own = bytes.buffer instanceof SharedArrayBuffer ? Buffer.from(bytes) : bytes
-  return packr.unpack(own) as SnapshotDelta
+  return release(packr.unpack(own) as SnapshotDelta)
+}
+
+/** One msgpack nil: decoding it replaces the decoder's references to the last source. */
+const NIL = new Uint8Array([0xc0])
+
+/**
+ * msgpackr keeps module-level references to the last source it read (its DataView and string
+ * chunks) until the next unpack: after a snapshot, that pins the private copy of the bytes (18 MiB
+ * at 10,000 routes + 100,000 consumers, outside the V8 heap) in every worker. Decoding one nil
+ * right after drops them.
+ */
+function release<T> (value: T): T {
+  packr.unpack(NIL)
+  return value
 }
 
 function shared (bytes: Uint8Array): Uint8Array {
@@ -36,5 +50,5 @@ function shared (bytes: Uint8Array): Uint8Array {
  */
 export function decodeSnapshot (bytes: Uint8Array): Snapshot {
   const own = bytes.buffer instanceof SharedArrayBuffer ? Buffer.from(bytes) : bytes
-  return packr.unpack(own) as Snapshot
+  return release(packr.unpack(own) as Snapshot)
 }
