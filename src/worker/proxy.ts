@@ -57,6 +57,8 @@ const BAD_TE = Object.assign(new Error('upstream sent an unknown Transfer-Encodi
 const UNSOLICITED_100 = Object.assign(new Error('upstream sent an unsolicited 100 Continue'), { code: 'UPSTREAM_UNSOLICITED_100' })
 
 class Attempt implements Dispatcher.DispatchHandler, AttemptRef {
+  /** response-writer.ts copies what it keeps of a body chunk (the net transport lends its read buffer). */
+  readonly transientChunks = true
   readonly ctx: RequestContext
   controller: Dispatcher.DispatchController | null
   /** The balancer address this try went to (null until picked). */

@@ -237,6 +237,8 @@ const EMPTY = Buffer.alloc(0)
 let dCtx: RequestContext | null = null
 let dChunk: Buffer | null = null
 let dController: Dispatcher.DispatchController | null = null
+/** dChunk is the transport's read buffer (transientChunks): copy what is kept past the call. */
+let dTransient = false
 
 function writeChunkCorked (): void {
   const ctx = dCtx!
@@ -255,8 +257,15 @@ function writeChunkCorked (): void {
     if (done) {
       ctx.resDone = true
     } else if (!ok) {
-      ctx.pending = chunk
-      ctx.pendingOffset = offset
+      if (dTransient) {
+        // Keep a copy of the unsent rest only: the chunk is the transport's buffer.
+        const sent = res.getWriteOffset() - offset
+        ctx.pending = Buffer.from(chunk.subarray(sent))
+        ctx.pendingOffset = offset + sent
+      } else {
+        ctx.pending = chunk
+        ctx.pendingOffset = offset
+      }
       dController?.pause()
       hookWritable(ctx)
     }
@@ -269,7 +278,13 @@ function writeChunkCorked (): void {
 export function writeChunk (ctx: RequestContext, controller: Dispatcher.DispatchController | null, data: Buffer): void {
   if (ctx.resDone || data.length === 0) return
   let chunk = data
+  let transient = controller !== null && (controller as { transientChunks?: boolean }).transientChunks === true
   if (hasBodyFilter(ctx)) {
+    if (transient) {
+      // Plugins may keep what they are given.
+      data = Buffer.from(data)
+      transient = false
+    }
     // A length-framed body ends with the chunk that reaches its length: tryEnd then completes the
     // response, and endResponse never runs the filters' tail, so they get last=true here.
     let last = false
@@ -289,12 +304,14 @@ export function writeChunk (ctx: RequestContext, controller: Dispatcher.Dispatch
   dCtx = ctx
   dChunk = chunk
   dController = controller
+  dTransient = transient
   try {
     ctx.res.cork(writeChunkCorked)
   } finally {
     dCtx = null
     dChunk = null
     dController = null
+    dTransient = false
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * Behaviour of the `net` transport that the conformance suite cannot state for both transports
  * (undici hands out its controller only when it writes): the deferred write (net-connection.ts:
- * a request goes out in the thread's next flush), and what that buys.
+ * a request goes out in the thread's next flush), and what that buys; and the read buffer lent to
+ * a handler that declares `transientChunks`.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { NetTransport } from '../../src/worker/transport/net.ts'
 import type { TransportRequest } from '../../src/worker/transport/types.ts'
@@ -74,5 +76,45 @@ describe('net transport: deferred write', () => {
     await Promise.all(rs.map(async (r) => r.done))
     for (const r of rs) assert.equal(r.status, 200)
     assert.equal(up.requests.length, 5)
+  })
+})
+
+/** A Recorder that copies what it keeps, so it may be lent the read buffer. */
+class TransientRecorder extends Recorder {
+  readonly transientChunks = true
+  lent = 0
+  override onResponseData (c: Parameters<Recorder['onResponseData']>[0], chunk: Buffer): void {
+    if (chunk.buffer.byteLength > chunk.length) this.lent++
+    super.onResponseData(c, chunk)
+  }
+}
+
+describe('net transport: transientChunks', () => {
+  const MB = Buffer.alloc(1 << 20)
+  for (let i = 0; i < MB.length; i++) MB[i] = (i * 7 + (i >> 11)) & 0xff
+  const sha = createHash('sha256').update(MB).digest('hex')
+  const big = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${MB.length}\r\n\r\n`), MB])
+  let up: RawUpstream
+  let t: NetTransport
+  after(async () => { await t?.destroy(); await up?.close() })
+
+  it('lends views of the read buffer, right while the call runs, to handlers that copy (two responses at once, paused readers)', async () => {
+    up = await RawUpstream.start(async (c) => { while ((await c.readRequest()) !== null) await c.write(big) })
+    t = new NetTransport({ protocol: 'http', host: '127.0.0.1', port: up.port, origin: up.origin, connectTimeout: 2000, tlsVerify: false },
+      { keepalivePoolSize: 8, keepaliveMaxRequests: 0, keepaliveIdleTimeoutMs: 10_000 })
+    const rs = [new TransientRecorder({ slowMs: 0, keepLimit: 0 }), new TransientRecorder({ slowMs: 1, keepLimit: 0 }), new Recorder({ slowMs: 0, keepLimit: 2 << 20 })]
+    for (const r of rs) t.dispatch(GET, r)
+    await Promise.all(rs.map(async (r) => r.done))
+    for (const r of rs) {
+      assert.deepEqual(r.violations, [])
+      assert.equal(r.status, 200)
+      assert.equal(r.received, MB.length)
+      assert.equal(r.sha256, sha)
+    }
+    assert.equal(rs[0]!.controller!.transientChunks, true)
+    assert.ok((rs[0] as TransientRecorder).lent > 0, 'views of the read buffer')
+    // Without the flag, chunks are the handler's to keep.
+    assert.notEqual(rs[2]!.controller!.transientChunks, true)
+    assert.ok(rs[2]!.body.equals(MB))
   })
 })

@@ -35,8 +35,9 @@
  *
  * Reading: `onread` into READ_BUF, one buffer shared by every connection of the thread (callbacks
  * never overlap). Body bytes are copied out per event, so handlers may keep chunks (undici's
- * contract); bytes still unparsed when the handler pauses are copied into `hold` and parsed on
- * resume, before the socket reads again. EOF is ordered after every read.
+ * contract), unless the handler declares `transientChunks` (it copies what it keeps): then it
+ * gets views of READ_BUF, valid during the call. Bytes still unparsed when the handler pauses
+ * are copied into `hold` and parsed on resume, before the socket reads again. EOF is ordered after every read.
  *
  * Timer (one per connection, coarse, see coarse-timer.ts): CONNECT while connecting, IDLE while
  * idle, then per exchange: BODY once the final head arrived (off while paused), else WRITE while a
@@ -81,8 +82,11 @@ function flushWrites (): void {
   for (let i = 0; i < q.length; i++) q[i]!.writeRequest()
 }
 
-/** The thread's read buffer: every connection reads into it. */
-const READ_BUF = Buffer.allocUnsafe(64 * 1024)
+/**
+ * The thread's read buffer: every connection reads into it. 256 KiB: a big body arrives in a
+ * quarter of the reads (and handler calls) that Node's 64 KiB stream reads take.
+ */
+const READ_BUF = Buffer.allocUnsafe(256 * 1024)
 const NO_BYTES = Buffer.alloc(0)
 
 export class Connection implements BodySink {
@@ -309,6 +313,11 @@ export class Connection implements BodySink {
     return typeof chunk === 'string' ? this.socket.write(chunk, 'latin1') : this.socket.write(chunk)
   }
 
+  drained (): boolean {
+    const socket = this.socket
+    return this.state !== C_ACTIVE || socket.writableLength < socket.writableHighWaterMark
+  }
+
   cork (): void { this.socket.cork() }
   uncork (): void { this.socket.uncork() }
 
@@ -413,10 +422,11 @@ export class Connection implements BodySink {
           const s = p.bodyStart
           const e = p.bodyEnd
           let chunk: Buffer
-          if (b === READ_BUF) {
+          if (b === READ_BUF && !ex.transientChunks) {
             chunk = Buffer.allocUnsafe(e - s)
             b.copy(chunk, 0, s, e)
           } else {
+            // A handler with transientChunks copies what it keeps: no allocation and copy per read.
             chunk = b.subarray(s, e)
           }
           try {

@@ -51,6 +51,8 @@ export class Exchange implements TransportController, PreparedRequest {
   // TransportController.
   paused: boolean
   aborted: boolean
+  /** Body chunks are views of the thread's read buffer (the handler asked: transientChunks). */
+  readonly transientChunks: boolean
   reason: Error | null
   rawHeaders: IncomingHttpHeaders | null
   rawTrailers: IncomingHttpHeaders | null
@@ -77,6 +79,7 @@ export class Exchange implements TransportController, PreparedRequest {
     this.responseStarted = false
     this.paused = false
     this.aborted = false
+    this.transientChunks = handler.transientChunks === true
     this.reason = null
     this.rawHeaders = null
     this.rawTrailers = null

@@ -211,6 +211,11 @@ export interface BodySink {
   write (chunk: Buffer | string): boolean
   cork (): void
   uncork (): void
+  /**
+   * Below the high-water mark once the writes went out: write() says false for any chunk above
+   * it even when the kernel took it all at once, and that alone is no reason to wait.
+   */
+  drained (): boolean
   /** The socket buffer is full (write timer) or drained. */
   blocked (): void
   /** The last body byte is out. */
@@ -297,7 +302,8 @@ export class BodyWriter {
     this.written += n
     if (!this.chunked) {
       if (this.written > this.declared) { this.#fail(requestLengthMismatch()); return true }
-      return this.sink.write(b)
+      // A false write() still has its 'drain' due (needDrain is set) when bytes stay queued.
+      return this.sink.write(b) || this.sink.drained()
     }
     const s = this.sink
     s.cork()
@@ -305,7 +311,7 @@ export class BodyWriter {
     s.write(b)
     const ok = s.write('\r\n')
     s.uncork()
-    return ok
+    return ok || s.drained()
   }
 
   readonly #onData = (chunk: Uint8Array | string): void => {

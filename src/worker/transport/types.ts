@@ -57,6 +57,11 @@ export interface TransportController {
   readonly aborted: boolean
   readonly paused: boolean
   readonly reason: Error | null
+  /**
+   * True when this transport passes onResponseData views of its own read buffer, valid only during
+   * the call (net, for a handler with `transientChunks`): the handler copies what it keeps.
+   */
+  readonly transientChunks?: boolean
   rawHeaders?: Buffer[] | string[] | IncomingHttpHeaders | null
   rawTrailers?: Buffer[] | string[] | IncomingHttpHeaders | null
   abort (reason: Error): void
@@ -70,6 +75,12 @@ export interface TransportController {
  * and without it rejects the handler (UND_ERR_INVALID_ARG "invalid onConnect method").
  */
 export interface TransportHandler {
+  /**
+   * The handler copies any body bytes it keeps after onResponseData returns, so a transport may
+   * pass views of its read buffer instead of a copy per chunk (net does; undici's chunks are
+   * always the handler's to keep). Absent: chunks may be retained.
+   */
+  readonly transientChunks?: boolean
   onRequestStart (controller: TransportController, context: unknown): void
   onResponseStart? (controller: TransportController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void
   onResponseData? (controller: TransportController, chunk: Buffer): void
