@@ -8,7 +8,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { Pool } from 'undici'
 import { count, fire, get, node, ready, routeWithPlugin, testDb, upstream } from './ratelimit-harness.ts'
+import { grantLimit, provisionalShare } from '../../src/primary/ratelimit/reservation.ts'
 
 test('rate-limiting cluster: 3 nodes x 2 workers, one database', async (t) => {
   const db = await testDb(t)
@@ -47,6 +49,71 @@ test('rate-limiting cluster: 3 nodes x 2 workers, one database', async (t) => {
     t.diagnostic(`statements per node: ${statements.join(', ')} (${perNodePerSecond.map((x) => x.toFixed(1)).join(', ')} /s; tick ${stats[0]!.tick_ms} ms); ` +
       `flush latency mean ${stats.map((s) => s.flush_latency_ms.mean).join(', ')} ms; quota waits ${stats.map((s) => s.quota_waits).join(', ')}`)
     for (const x of perNodePerSecond) assert.ok(x <= 1000 / stats[0]!.tick_ms + 1, `${x} statements/s`)
+  })
+
+  await t.test('the bound with provisional quota (L = 2048: every node starts a new key with some): admitted <= L and >= 98% of L', async () => {
+    const L = 2048
+    assert.ok(provisionalShare(L) > 0)
+    await routeWithPlugin(a, up.port, '/pbound', { name: 'rate-limiting', config: { hour: L, policy: 'cluster', limit_by: 'header', header_name: 'x-id' } })
+    // The probes also take each node's ticket for this hour.
+    for (const g of nodes) await ready(g, '/pbound', { 'x-id': `probe-${randomUUID()}` })
+    const id = randomUUID()
+    const results = await Promise.all(nodes.map((g) => fire(g.proxy, '/pbound', 2 * L, 16, { 'x-id': id })))
+    const admitted = results.map((r) => count(r, 200))
+    const total = admitted.reduce((x, y) => x + y, 0)
+    t.diagnostic(`admitted per node ${admitted.join(' + ')} = ${total} of L = ${L} (${(100 * total / L).toFixed(1)}%)`)
+    assert.deepEqual(results.flat().filter((s) => s !== 200 && s !== 429), [])
+    assert.ok(total <= L, `admitted ${total} > ${L}`)
+    assert.ok(total >= Math.ceil(0.98 * L), `admitted ${total} < 98% of ${L}`)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    const row = (await db.pool.query<{ value: number; reserved: number; lim: number }>(
+      "select value, reserved, lim from ratelimiting_metrics where identifier = $1 and period = 'hour'", [id])).rows[0]!
+    assert.equal(row.value, total)
+    // Grants stop short of L by the room kept for the provisional quota of every ticket holder.
+    assert.equal(row.lim, grantLimit(L))
+    assert.ok(row.reserved <= L, JSON.stringify(row))
+  })
+
+  await t.test('1,000 new keys at a low rate each are served without waiting a tick (provisional quota)', async () => {
+    await routeWithPlugin(a, up.port, '/many', { name: 'rate-limiting', config: { minute: 10_000_000, policy: 'cluster', limit_by: 'header', header_name: 'x-id' } })
+    // The first key of the window waits for the flush that takes the node's ticket; the keys after it do not.
+    await ready(a, '/many', { 'x-id': `probe-${randomUUID()}` })
+    const tick = a.primary.rateLimit.tickMs
+    const waits0 = a.primary.rateLimit.stats().quota_waits
+    const statements0 = a.primary.rateLimit.stats().statements_total
+    const pool = new Pool(a.proxy, { connections: 16, pipelining: 1 })
+    const latencies: number[] = []
+    const prefix = randomUUID()
+    const t0 = Date.now()
+    try {
+      // 1,000 keys, 3 requests each, every key's requests far apart (one pass over all keys each
+      // round); 16 sequential lanes, so that a latency is the gateway's, not a queue in the client.
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(Array.from({ length: 16 }, async (_, lane) => {
+          for (let k = lane; k < 1000; k += 16) {
+            const s = performance.now()
+            const res = await pool.request({ path: '/many', method: 'GET', headers: { 'x-id': `${prefix}-${k}` } })
+            await res.body.dump()
+            latencies.push(performance.now() - s)
+            assert.equal(res.statusCode, 200)
+          }
+        }))
+      }
+    } finally {
+      await pool.close()
+    }
+    const seconds = (Date.now() - t0) / 1000
+    const st = a.primary.rateLimit.stats()
+    const waits = st.quota_waits - waits0
+    latencies.sort((x, y) => x - y)
+    const p50 = latencies[latencies.length >> 1]!
+    const p90 = latencies[Math.floor(latencies.length * 0.9)]!
+    const perSecond = (st.statements_total - statements0) / seconds
+    t.diagnostic(`3,000 requests over 1,000 keys in ${seconds.toFixed(2)} s: ${waits} waited for quota, p50 ${p50.toFixed(2)} ms, p90 ${p90.toFixed(2)} ms (tick ${tick} ms), ${perSecond.toFixed(1)} statements/s`)
+    // A minute rollover during the run makes the first key of the new window wait once (per worker at most).
+    assert.ok(waits <= 4, `${waits} requests waited for quota`)
+    assert.ok(p90 < tick / 2, `p90 ${p90} ms against a ${tick} ms tick`)
+    assert.ok(perSecond <= 1000 / tick + 1, `${perSecond} statements/s`)
   })
 
   await t.test('headers and the 7th request on one node: day = 6', async () => {

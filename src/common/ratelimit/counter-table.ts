@@ -41,6 +41,12 @@ const H_MAGIC = 5
 export const H_DEGRADED = 6
 /** Requests that waited for quota, node-wide. */
 export const H_WAITS = 7
+/**
+ * Words 8..13: per period index, the window id for which this node holds a provisional ticket
+ * (primary/ratelimit/reservation.ts, provisionalShare): a counter of that window created now starts
+ * with its provisional share in AVAIL. 0: none.
+ */
+export const H_TICKET = 8
 const MAGIC = 0x534c5243
 
 // Slot words.
@@ -69,6 +75,8 @@ export const S_PERIOD = 12
 export const S_GEN = 13
 /** The limit the store enforces (sliding: lowered by the previous window); 0 before the first answer. */
 export const S_STORE_LIM = 14
+/** Provisional quota put in AVAIL when the slot was created (never reserved in the store: not given back). */
+export const S_PROV = 15
 
 const ST_EMPTY = 0
 const ST_WRITING = 1
@@ -150,9 +158,10 @@ export class CounterTable {
   /**
    * The slot of the key left in `lanes` by hashFinish, inserting it when absent. `nowId` is the
    * current time in window-id seconds (expired slots are reused); `expires` the window id after
-   * which this key's slot may be reused. Sets `created`. -1 when the table is full near the key.
+   * which this key's slot may be reused; `provisional` the quota a new slot starts with in AVAIL
+   * (and S_PROV). Sets `created`. -1 when the table is full near the key.
    */
-  findOrInsert (nowId: number, expires: number, windowId: number, period: number, lim: number): number {
+  findOrInsert (nowId: number, expires: number, windowId: number, period: number, lim: number, provisional = 0): number {
     const h1 = lanes[0]!
     const h2 = lanes[1]!
     this.created = false
@@ -184,7 +193,8 @@ export class CounterTable {
       Atomics.add(a, b + S_GEN, 1)
       Atomics.store(a, b + S_EXPIRES, expires)
       Atomics.store(a, b + S_USED, 0)
-      Atomics.store(a, b + S_AVAIL, 0)
+      Atomics.store(a, b + S_AVAIL, provisional)
+      Atomics.store(a, b + S_PROV, provisional)
       Atomics.store(a, b + S_OTHERS, 0)
       Atomics.store(a, b + S_FLAGS, 0)
       Atomics.store(a, b + S_TOUCHED, 1)
@@ -265,6 +275,10 @@ export class CounterTable {
   /** Adds to a node-wide header counter (H_DEGRADED, H_WAITS). */
   bump (word: number): void {
     Atomics.add(this.i32, word, 1)
+  }
+
+  setHeader (word: number, v: number): void {
+    Atomics.store(this.i32, word, v)
   }
 
   header (word: number): number {

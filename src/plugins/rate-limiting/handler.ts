@@ -26,10 +26,11 @@
  */
 import { now, currentWindows } from '../../common/ratelimit/clock.ts'
 import {
-  FLAG_EXHAUSTED, FLAG_REGISTERED, H_DEGRADED, H_WAITS, S_DEMAND, S_FLAGS, S_LIM, S_OTHERS, S_STORE_LIM, S_TOUCHED, S_USED, type CounterTable,
+  FLAG_EXHAUSTED, FLAG_REGISTERED, H_DEGRADED, H_TICKET, H_WAITS, S_DEMAND, S_FLAGS, S_LIM, S_OTHERS, S_STORE_LIM, S_TOUCHED, S_USED, type CounterTable,
 } from '../../common/ratelimit/counter-table.ts'
 import { lanes } from '../../common/ratelimit/hash.ts'
-import { counterHashFinish, identifierHash, kongRedisKey, scopeSeed, type CounterKey, type RedisSettings, type StoreKey } from '../../common/ratelimit/keys.ts'
+import { provisionalShare } from '../../common/ratelimit/provisional.ts'
+import { counterHashFinish, identifierHash, kongRedisKey, PG_STORE, scopeSeed, type CounterKey, type RedisSettings, type StoreKey } from '../../common/ratelimit/keys.ts'
 import {
   EXPIRATION, PERIODS, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
   configuredPeriods,
@@ -93,6 +94,8 @@ export interface Prepared {
   readonly seed: readonly [number, number]
   /** Kong's sync_rate (redis only), ms; 0: every tick. */
   readonly syncMs: number
+  /** Per period: the quota a new counter starts with where the node holds a ticket (cluster, fixed windows). */
+  readonly provisional: readonly number[]
 }
 
 // Per-request scratch: check() is synchronous from its first to its last use.
@@ -128,6 +131,7 @@ export function prepare (conf: RateLimitingConfig, env: PrepareEnv): Prepared {
     routeId,
     serviceId,
     seed: scopeSeed('rl', routeId, serviceId),
+    provisional: periods.map((p) => policy !== POLICY_LOCAL && storeOf(policy, redis) === PG_STORE && conf.window_type !== 'sliding' ? provisionalShare(Math.ceil(p.limit)) : 0),
     syncMs: policy === POLICY_REDIS && typeof conf.sync_rate === 'number' && conf.sync_rate > 0 ? Math.round(conf.sync_rate * 1000) : 0,
   }
 }
@@ -178,7 +182,9 @@ function resolveSlots (table: CounterTable, c: Prepared, id: string, w: Windows,
     counterHashFinish(a, b, p, wid)
     // A local sliding counter is read as "the previous window" for one more window.
     const expires = endId + SLOT_GRACE_S + (c.sliding && c.policy === POLICY_LOCAL ? endId - wid : 0)
-    const slot = table.findOrInsert(nowId, expires, wid, p, c.lims[i]!)
+    // A new counter of a window this node holds a ticket for starts with its provisional quota.
+    const prov = c.provisional[i]! > 0 && table.header(H_TICKET + p) === wid ? c.provisional[i]! : 0
+    const slot = table.findOrInsert(nowId, expires, wid, p, c.lims[i]!, prov)
     if (slot < 0) return false
     if (c.policy !== POLICY_LOCAL && (table.created || (table.load(slot, S_FLAGS) & FLAG_REGISTERED) === 0)) {
       rateLimitClient.register(slot, counterKey(c, id, p, w), c.redis)

@@ -11,6 +11,7 @@ import { hashFinish, hashString, lanes } from '../../common/ratelimit/hash.ts'
 import type { CounterKey } from '../../common/ratelimit/keys.ts'
 import type { CounterStore, FlushResult, FlushRow } from './store.ts'
 import { RateLimitWriter } from './writer.ts'
+import { grantLimit, IDLE_TICKS, newReservation, planWant, PROVISIONAL_NODES, provisionalShare } from './reservation.ts'
 
 /** The statement's semantics (pg-store.ts), row by row. */
 class MemoryStore implements CounterStore {
@@ -112,4 +113,19 @@ test('reservation: a node whose clients stop gives its quota back, the others us
   } finally {
     for (const n of nodes) await n.w.close()
   }
+})
+
+test('reservation: provisional quota is never given back, and grants leave room for every ticket holder', () => {
+  const r = newReservation()
+  // An idle node holding 10 units, 6 of them provisional, while quota is scarce: only 4 go back.
+  r.reserved = 950; r.lim = 1000
+  for (let i = 0; i < IDLE_TICKS; i++) planWant(r, 0, 10, 0, 1000, true, 6)
+  assert.equal(planWant(r, 0, 10, 0, 1000, true, 6), -4)
+  assert.equal(planWant(r, 0, 6, 0, 1000, true, 6), 0)
+  // Room: 16 holders x share never exceeds lim / 64, and small limits keep none.
+  for (const lim of [1, 1023, 1024, 2048, 10_000_000, 2_000_000_000]) {
+    assert.ok(lim - grantLimit(lim) <= lim / 64)
+    assert.equal(lim - grantLimit(lim), PROVISIONAL_NODES * provisionalShare(lim))
+  }
+  assert.equal(provisionalShare(1023), 0)
 })

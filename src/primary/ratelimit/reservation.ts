@@ -36,6 +36,21 @@
  * is left (lim - reserved): early in a window nodes take big blocks, near the end small ones, so
  * the quota left stranded when demand stops is a small share of the limit.
  *
+ * Provisional quota (a key's first request must not wait a tick): a node holding a *ticket* for a
+ * (period, window) starts every counter of that window it creates with AVAIL = provisionalShare(lim)
+ * (S_PROV), admitted with no store round trip. Safe by construction: a ticket is one row of the flush
+ * statement (identifier TICKET_ID, value += 1 per node process and window) and is valid only while
+ * its count is <= PROVISIONAL_NODES, so at most PROVISIONAL_NODES node processes (restarts included)
+ * hold provisional quota for any key of a window; and every grant is computed against
+ * grantLimit(lim) = lim - PROVISIONAL_NODES * share, leaving room for all of them:
+ *
+ *   admitted <= grants + provisional <= (lim - N * share) + N * share = lim
+ *
+ * share = floor(lim / (PROVISIONAL_NODES * POOL_DIV)), so the room kept is at most lim / POOL_DIV
+ * (1.6 %), and 0 below PROVISIONAL_NODES * POOL_DIV = 1024 (small limits work as before: a new key
+ * waits for its first flush). Provisional units are never given back (they were never reserved).
+ * PostgreSQL store and fixed windows only (Redis and sliding windows: share 0).
+ *
  * When the store is unreachable (flush rejected, or a parked request waits longer than waitMs)
  * the workers degrade per request: fault_tolerant counts USED against the whole limit on this node
  * (Kong's local policy), otherwise 500. The next successful flush carries those admissions as
@@ -43,10 +58,20 @@
  * no burst when the store comes back.
  */
 
+import { POOL_DIV, PROVISIONAL_NODES, provisionalShare } from '../../common/ratelimit/provisional.ts'
+
 export const BLOCK_TICKS = 8
 export const PREFETCH_TICKS = 4
 export const IDLE_TICKS = 5
 export const MIN_BLOCK = 16
+export { POOL_DIV, PROVISIONAL_NODES, provisionalShare }
+/** Store identifier of the ticket rows (no consumer, credential, IP or header value looks like it). */
+export const TICKET_ID = 'sluice:provisional-ticket'
+
+/** What the store may grant in total: the limit less the room of every ticket holder. */
+export function grantLimit (lim: number): number {
+  return lim - PROVISIONAL_NODES * provisionalShare(lim)
+}
 
 export interface Reservation {
   /** USED already written to the store. */
@@ -79,7 +104,7 @@ export function scarce (r: Reservation): boolean {
  * `want` for this tick: > 0 asks for quota, < 0 offers `-want` units back (the caller takes them
  * out of AVAIL first and sends what it got), 0 neither.
  */
-export function planWant (r: Reservation, used: number, avail: number, demand: number, lim: number, windowOpen: boolean): number {
+export function planWant (r: Reservation, used: number, avail: number, demand: number, lim: number, windowOpen: boolean, provisional = 0): number {
   const admitted = used - r.lastUsed
   r.lastUsed = used
   r.rate = r.rate * 0.5 + admitted * 0.5
@@ -89,7 +114,8 @@ export function planWant (r: Reservation, used: number, avail: number, demand: n
   if (r.idleTicks >= IDLE_TICKS && avail > 0) {
     // Quota held by an idle node only hurts when others may run short; otherwise keeping it saves
     // the node's next burst from waiting.
-    if (scarce(r)) return -avail
+    // Only granted quota goes back: AVAIL - S_PROV <= grants not used yet.
+    if (scarce(r)) return avail > provisional ? provisional - avail : 0
     r.refresh = true
     return 0
   }

@@ -24,12 +24,14 @@ import { log } from '../../common/log.ts'
 import type { RlDeltas, RlInit, RlTotals } from '../../common/protocol.ts'
 import {
   CounterTable, DEFAULT_SLOTS, FLAG_EXHAUSTED, FLAG_REGISTERED, H_DEGRADED, H_WAITS,
-  S_AVAIL, S_DEMAND, S_GEN, S_LIM, S_OTHERS, S_STORE_LIM, S_TOUCHED, S_USED,
+  H_TICKET, S_AVAIL, S_DEMAND, S_GEN, S_LIM, S_OTHERS, S_PROV, S_STORE_LIM, S_TOUCHED, S_USED,
 } from '../../common/ratelimit/counter-table.ts'
-import { PG_STORE, type CounterKey, type RedisSettings, type StoreKey } from '../../common/ratelimit/keys.ts'
+import { EMPTY_UUID, PG_STORE, type CounterKey, type RedisSettings, type StoreKey } from '../../common/ratelimit/keys.ts'
 import { windowId, WINDOW_EPOCH } from '../../common/ratelimit/windows.ts'
 import { SLOT_GRACE_S } from '../../common/ratelimit/plugin-conf.ts'
-import { applyResult, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, type Reservation } from './reservation.ts'
+import {
+  applyResult, grantLimit, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare, TICKET_ID, type Reservation,
+} from './reservation.ts'
 import { nextWindowKey, slotHash } from './next-window.ts'
 import { PgCounterStore, type PgStoreOptions } from './pg-store.ts'
 import { RedisCounterStore } from './redis-store.ts'
@@ -64,7 +66,25 @@ function entryId (key: CounterKey): string {
   return `${key.table}\u0000${key.store}\u0000${key.period}\u0000${key.windowStart}\u0000${key.serviceId}\u0000${key.routeId}\u0000${key.identifier}`
 }
 
+/** Fixed-window counters of the PostgreSQL store may hold provisional quota (reservation.ts). */
+function provisional (k: CounterKey, lim: number): boolean {
+  return k.table === 'rl' && k.store === PG_STORE && k.prevStart === null && provisionalShare(lim) > 0
+}
+
+/** The ticket row of a (period, window) (reservation.ts: at most PROVISIONAL_NODES holders). */
+function ticketKey (k: CounterKey): CounterKey {
+  return { ...k, identifier: TICKET_ID, serviceId: EMPTY_UUID, routeId: EMPTY_UUID, prevStart: null, redisKey: '', redisPrevKey: null, syncMs: 0 }
+}
+
+interface Ticket {
+  readonly key: CounterKey
+  /** The flush asking for it is in flight, or it was answered. */
+  state: 'asked' | 'held' | 'refused'
+}
+
 interface Pending {
+  /** null: a ticket row. */
+  readonly ticket?: Ticket
   readonly entry: Entry
   readonly row: FlushRow
   /** Quota taken out of AVAIL to give back (returned to AVAIL if the flush fails). */
@@ -105,6 +125,8 @@ export class RateLimitWriter {
   /** The down list the workers last got (rl-totals is skipped when nothing changed). */
   #downSent = ''
   #logTimer: NodeJS.Timeout | null = null
+  /** Provisional tickets by `${periodIndex}:${windowStart}`. */
+  #tickets = new Map<string, Ticket>()
 
   constructor (opts: WriterOptions) {
     this.#opts = opts
@@ -209,7 +231,7 @@ export class RateLimitWriter {
         this.#prefetch(e, t0)
       }
       if (e.key.table === 'rl') {
-        want = planWant(e.res, used, t.load(e.slot, S_AVAIL), demand, lim, open)
+        want = planWant(e.res, used, t.load(e.slot, S_AVAIL), demand, lim, open, t.load(e.slot, S_PROV))
         if (want < 0) { taken = t.takeBack(e.slot, -want); want = -taken }
       }
       const refresh = e.res.refresh && t0 - e.lastWrite >= IDLE_TICKS * this.tickMs
@@ -221,10 +243,26 @@ export class RateLimitWriter {
       }
       e.lastWrite = t0
       const weight = e.key.prevStart === null ? 0 : slidingWeight(e.key, t0)
-      const row: FlushRow = { key: e.key, delta, want, lim, weight }
+      const prov = provisional(e.key, lim)
+      if (prov && open) {
+        this.#wantTicket(e.key, t0)
+        if (t0 + PREFETCH_TICKS * this.tickMs >= e.windowEndMs) this.#wantTicket(nextWindowKey(e.key), t0)
+      }
+      // Grants leave room for the provisional quota of every ticket holder.
+      const row: FlushRow = { key: e.key, delta, want, lim: prov ? grantLimit(lim) : lim, weight }
       let list = byStore.get(e.key.store)
       if (list === undefined) { list = []; byStore.set(e.key.store, list) }
       list.push({ entry: e, row, taken, demand })
+    }
+    const tickets: Pending[] = []
+    for (const tk of this.#tickets.values()) {
+      if (tk.state !== 'asked') continue
+      tickets.push({ ticket: tk, entry: null as unknown as Entry, row: { key: tk.key, delta: 1, want: 0, lim: 2147483647, weight: 0 }, taken: 0, demand: 0 })
+    }
+    if (tickets.length > 0) {
+      let list = byStore.get(PG_STORE)
+      if (list === undefined) { list = []; byStore.set(PG_STORE, list) }
+      list.push(...tickets)
     }
     if (byStore.size === 0) return
     const changed: number[] = []
@@ -244,7 +282,11 @@ export class RateLimitWriter {
       }
       if (this.#down.delete(key)) log.notice(`rate-limiting: ${key} answers again`)
       this.#lastOk.set(key, Date.now())
-      for (let i = 0; i < list.length; i++) this.#apply(list[i]!, results[i]!, changed)
+      for (let i = 0; i < list.length; i++) {
+        const p = list[i]!
+        if (p.ticket !== undefined) this.#applyTicket(p.ticket, results[i]!)
+        else this.#apply(p, results[i]!, changed)
+      }
     }))
     const t1 = Date.now()
     this.#meter.record(t1, t1 - t0, rows, statements)
@@ -254,6 +296,28 @@ export class RateLimitWriter {
       this.#downSent = downKey
       this.#broadcast?.({ type: 'rl-totals', at: t1, slots: changed, down })
     }
+  }
+
+  /** Asks for the ticket of k's window in this flush, unless asked already. */
+  #wantTicket (k: CounterKey, t0: number): void {
+    const id = `${k.periodIndex}:${k.windowStart}`
+    if (this.#tickets.has(id)) return
+    // Forget tickets of windows long over.
+    for (const [i, tk] of this.#tickets) if (tk.key.windowEnd * 1000 + DROP_AFTER_MS < t0) this.#tickets.delete(i)
+    this.#tickets.set(id, { key: ticketKey(k), state: 'asked' })
+  }
+
+  #applyTicket (tk: Ticket, r: FlushResult): void {
+    const k = tk.key
+    if (r.value > PROVISIONAL_NODES) {
+      if (tk.state !== 'refused') log.warn(`rate-limiting: more than ${PROVISIONAL_NODES} node processes in the ${k.period} window: no provisional quota on this node until it ends`)
+      tk.state = 'refused'
+      return
+    }
+    tk.state = 'held'
+    const wid = windowId(k.windowStart * 1000)
+    const w = H_TICKET + k.periodIndex
+    if (this.table.header(w) < wid) this.table.setHeader(w, wid)
   }
 
   /** Creates the next-window counter of a busy one, with its rate: asked for in this same flush. */
@@ -301,6 +365,7 @@ export class RateLimitWriter {
     this.#meter.errors++
     this.#down.add(key)
     for (const p of list) {
+      if (p.ticket !== undefined) continue // still 'asked': in the next flush again
       if (p.taken > 0) this.table.grant(p.entry.slot, p.taken)
       // Demand seen this tick is put back so the next flush asks again.
       if (p.demand > 0) this.table.add(p.entry.slot, S_DEMAND, p.demand)
