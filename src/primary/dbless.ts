@@ -13,7 +13,7 @@ import { hostname } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import type { Config } from '../config/load.ts'
 import { log } from '../common/log.ts'
-import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
+import { SLUICE_VERSION } from '../common/meta.ts'
 import { createPool } from '../db/pool.ts'
 import { startAdmin } from '../admin/server.ts'
 import type { ConfigInput, DeclarativeAdmin } from '../admin/routes/config.ts'
@@ -29,7 +29,7 @@ import type { PrimaryHandle } from './main.ts'
 import { nodeId as resolveNodeId } from './node-id.ts'
 import { RateLimitWriter } from './ratelimit/writer.ts'
 import { rateLimitSettings } from './ratelimit/settings.ts'
-import { Reloader } from './reload.ts'
+import { Shutdown, createReloader, adminStatus, adminInfo, logStarted } from './lifecycle.ts'
 import { startStatusServer } from './status-server.ts'
 import type { BuiltSnapshot } from './snapshot.ts'
 import { Supervisor } from './workers.ts'
@@ -69,10 +69,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
   const plugins = enabledPlugins(config.plugins)
   const declarative = createDeclarativePool()
   const ds = noDatabase(config)
-  const cleanup: Array<() => Promise<void>> = [() => declarative.close()]
-  const stopAll = async (): Promise<void> => {
-    for (const fn of cleanup.reverse()) await fn().catch((err) => log.error(`shutdown: ${(err as Error).message}`))
-  }
+  const shutdown = new Shutdown(() => declarative.close())
   try {
     let version = 0
     let nextVersion = 0
@@ -84,12 +81,12 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     const rateLimit = new RateLimitWriter({ pg: null, tickMs: rlSettings.tickMs, slots: rlSettings.slots })
     supervisor.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
     rateLimit.onTotals((m) => supervisor.broadcastRl(m))
-    cleanup.push(() => rateLimit.close())
+    shutdown.push(() => rateLimit.close())
 
     const snapshotView = (): { version: number; hash: string } | null => (served as Served | undefined) === undefined ? null : { version: served.built.version, hash: served.hash }
     const ops = await startStatusServer(config, { nodeId: node, pool: null, supervisor: () => supervisor, snapshot: snapshotView })
     ops.attach(supervisor)
-    cleanup.push(() => ops.close())
+    shutdown.push(() => ops.close())
 
     const load = async (input: Omit<LoadInput, 'version' | 'enabledPlugins'>): Promise<LoadOutput> =>
       await declarative.load({ ...input, version: ++nextVersion, enabledPlugins: plugins })
@@ -122,27 +119,13 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       dns: dnsOptionsFromConfig(config.raw),
       source: { generation: () => served.built.version, upstreams: () => served.store.all('upstreams'), targets: () => served.store.all('targets') },
     })
-    cleanup.push(async () => { health.close() })
+    shutdown.push(async () => { health.close() })
     health.attach(supervisor)
     await supervisor.start(served.built)
-    cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
+    shutdown.push(() => supervisor.stop(config.drainTimeoutMs))
 
-    const reloader = new Reloader({
-      config,
-      current: () => supervisor,
-      snapshot: () => served.built,
-      create: (cfg) => {
-        const s = new Supervisor(cfg)
-        ops.attach(s)
-        health.attach(s)
-        s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
-        return s
-      },
-      swap: (next) => { supervisor = next },
-      retired: (old) => { ops.detach(old); health.detach(old) },
-      outcome: (o) => { ops.noteReload(o.ok, o.message) },
-    })
-    cleanup.push(() => reloader.close())
+    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => served.built, ops, health, rateLimit })
+    shutdown.push(() => reloader.close())
 
     // ---- POST /config
     let loading: { since: number } | null = null
@@ -209,35 +192,14 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       health: health.admin,
       // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
       proxyCache: (r) => supervisor.proxyCache.ask(r),
-      status: async () => {
-        const workers = supervisor.summary()
-        const total = workers.reduce((a, w) => a + w.requests, 0)
-        const active = workers.reduce((a, w) => a + w.connections, 0)
-        return {
-          database: { reachable: false },
-          server: {
-            connections_accepted: total, connections_active: active, connections_handled: total,
-            connections_reading: 0, connections_writing: active, connections_waiting: 0, total_requests: total,
-          },
-          memory: { workers_lua_vms: [], lua_shared_dicts: {} },
-          configuration_hash: served.hash,
-          sluice: { version: SLUICE_VERSION, snapshot_version: version, workers },
-        }
-      },
-      info: () => ({
-        pids: { master: process.pid, workers: supervisor.summary().map((w) => w.thread_id) },
-        sluice_version: SLUICE_VERSION,
-        kong_version: KONG_VERSION,
-      }),
+      status: async () => adminStatus(supervisor, false, served.hash, (workers) => ({ version: SLUICE_VERSION, snapshot_version: version, workers })),
+      info: adminInfo(() => supervisor),
     }, config.adminListen)
-    cleanup.push(() => adminServer.close())
+    shutdown.push(() => adminServer.close())
 
     const counts = Object.entries(served.counts).map(([t, n]) => `${n} ${t}`).join(', ')
-    log.notice(`sluice ${SLUICE_VERSION} (Kong ${KONG_VERSION} API) started DB-less in ${Date.now() - started} ms: ` +
-      `${config.workers} worker(s) on ${config.proxyListen.filter((l) => !l.ssl).map((l) => `${l.host}:${l.port}`).join(', ')}, ` +
-      `Admin API on ${adminServer.ports.join(', ')}, node ${node}, ${counts === '' ? 'empty configuration' : counts}`)
+    logStarted(config, ' DB-less', started, adminServer.ports, node, counts === '' ? 'empty configuration' : counts)
 
-    let stopped: Promise<void> | null = null
     return {
       nodeId: node,
       adminPorts: adminServer.ports,
@@ -255,13 +217,10 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       rateLimit,
       version: () => version,
       async sync () { await supervisor.waitForVersion(version) },
-      stop () {
-        stopped ??= stopAll()
-        return stopped
-      },
+      stop: () => shutdown.run(),
     }
   } catch (err) {
-    await stopAll()
+    await shutdown.run()
     throw err
   }
 }

@@ -11,7 +11,7 @@
 import { hostname } from 'node:os'
 import type { Config } from '../config/load.ts'
 import { log } from '../common/log.ts'
-import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
+import { SLUICE_VERSION } from '../common/meta.ts'
 import { ConfigCache, SNAPSHOT_TABLES, type Row } from './config-cache.ts'
 import { SnapshotBuilder, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
 import type { EntityChange } from '../common/snapshot.ts'
@@ -24,7 +24,8 @@ import { isConnectionError } from '../db/pool.ts'
 import { nodeId as resolveNodeId } from './node-id.ts'
 import { startAdmin } from '../admin/server.ts'
 import { startStatusServer, type StatusServer } from './status-server.ts'
-import { Reloader, type ReloadOutcome } from './reload.ts'
+import type { ReloadOutcome } from './reload.ts'
+import { Shutdown, createReloader, adminStatus, adminInfo, logStarted } from './lifecycle.ts'
 import { RateLimitWriter } from './ratelimit/writer.ts'
 import { rateLimitSettings } from './ratelimit/settings.ts'
 import { registerCollector } from '../metrics/registry.ts'
@@ -59,9 +60,9 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
   const started = Date.now()
   const node = resolveNodeId(config.prefix, config.nodeId)
   const ds = await openDatastore(config)
-  const cleanup: Array<() => Promise<void>> = [() => ds.close()]
+  const shutdown = new Shutdown(() => ds.close())
   const stopAll = async (): Promise<void> => {
-    for (const fn of cleanup.reverse()) await fn().catch((err) => log.error(`shutdown: ${(err as Error).message}`))
+    await shutdown.run()
     if (ds.embedded !== null && ds.embedded.started) await ds.embedded.stop().catch((err) => log.error((err as Error).message))
   }
   try {
@@ -81,7 +82,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     })
     supervisor.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
     rateLimit.onTotals((m) => supervisor.broadcastRl(m))
-    cleanup.push(() => rateLimit.close()) // after the workers stopped: the last deltas go out
+    shutdown.push(() => rateLimit.close()) // after the workers stopped: the last deltas go out
     // Rate-limit health on /metrics: whether the limits hold (flush size and latency, sync lag, overshoot).
     const offRlMetrics = registerCollector('ratelimit', (w) => {
       const st = rateLimit.stats()
@@ -93,14 +94,14 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       g('sluice_ratelimit_overshoot_total', 'Requests admitted above a limit (ended windows)', st.overshoot.total, 'counter')
       g('sluice_ratelimit_flush_errors_total', 'Rate-limit flushes that failed', st.flush_errors_total, 'counter')
     })
-    cleanup.push(async () => { offRlMetrics() })
+    shutdown.push(async () => { offRlMetrics() })
     // --- end rate limiting ---
 
     // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
     // /status/ready answers 503 until every worker serves one. Closed after the workers (cleanup runs in reverse).
     const ops = await startStatusServer(config, { nodeId: node, pool: ds.pool, supervisor: () => supervisor, snapshot: () => built })
     ops.attach(supervisor)
-    cleanup.push(() => ops.close())
+    shutdown.push(() => ops.close())
     // ---- END ops ----
 
     // ---- upstream health (primary/health): the node's registry; follows the cache, talks to every worker generation
@@ -111,7 +112,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       catchUp: () => sync.flush(),
       source: { generation: () => cache.generation, upstreams: () => cache.rows('upstreams'), targets: () => cache.rows('targets') },
     })
-    cleanup.push(async () => { health.close() })
+    shutdown.push(async () => { health.close() })
 
     const sync = new ClusterSync({
       pool: ds.pool,
@@ -184,7 +185,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       saveTimer.unref()
     }
     // On stop: a pending save is written now, and the prefix is left with no save in flight.
-    cleanup.push(async () => {
+    shutdown.push(async () => {
       if (saveTimer !== null) saveNow()
       await lastSave
     })
@@ -216,26 +217,12 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     if (savedSnapshotAt === null) await saveLastGood(config.prefix, built).catch(() => {})
     health.attach(supervisor)
     await supervisor.start(built)
-    cleanup.push(() => supervisor.stop(config.drainTimeoutMs))
+    shutdown.push(() => supervisor.stop(config.drainTimeoutMs))
 
     // ---- BEGIN reload (SIGHUP / `sluice reload`): a new worker generation with the new config (reload.ts).
-    // Per-generation wiring goes in `create`: every listener a Supervisor needs must be attached there too.
-    const reloader = new Reloader({
-      config,
-      current: () => supervisor,
-      snapshot: () => built,
-      create: (cfg) => {
-        const s = new Supervisor(cfg)
-        ops.attach(s)
-        health.attach(s)
-        s.attachRateLimit(rateLimit.initMessage(), (m) => rateLimit.onDeltas(m))
-        return s
-      },
-      swap: (next) => { supervisor = next },
-      retired: (old) => { ops.detach(old); health.detach(old) },
-      outcome: (o) => { ops.noteReload(o.ok, o.message) },
-    })
-    cleanup.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
+    // Per-generation wiring is in lifecycle.ts createReloader: every listener a Supervisor needs is attached there too.
+    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit })
+    shutdown.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
     // ---- END reload ----
 
     const admin = await startAdmin({
@@ -249,27 +236,12 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       status: async () => {
         let reachable = true
         try { await ds.pool.query('select 1') } catch { reachable = false }
-        const workers = supervisor.summary()
-        const total = workers.reduce((a, w) => a + w.requests, 0)
-        const active = workers.reduce((a, w) => a + w.connections, 0)
-        return {
-          database: { reachable },
-          server: {
-            connections_accepted: total, connections_active: active, connections_handled: total,
-            connections_reading: 0, connections_writing: active, connections_waiting: 0, total_requests: total,
-          },
-          memory: { workers_lua_vms: [], lua_shared_dicts: {} },
-          configuration_hash: built?.hash ?? '00000000000000000000000000000000',
-          sluice: { version: SLUICE_VERSION, snapshot_version: version, serving_saved_snapshot: savedSnapshotAt !== null, workers, rate_limiting: rateLimit.stats() },
-        }
+        return adminStatus(supervisor, reachable, built?.hash ?? '00000000000000000000000000000000', (workers) => (
+          { version: SLUICE_VERSION, snapshot_version: version, serving_saved_snapshot: savedSnapshotAt !== null, workers, rate_limiting: rateLimit.stats() }))
       },
-      info: () => ({
-        pids: { master: process.pid, workers: supervisor.summary().map((w) => w.thread_id) },
-        sluice_version: SLUICE_VERSION,
-        kong_version: KONG_VERSION,
-      }),
+      info: adminInfo(() => supervisor),
     }, config.adminListen)
-    cleanup.push(() => admin.close())
+    shutdown.push(() => admin.close())
     let recovery: NodeJS.Timeout | null = null
     let halted = false
     if (savedSnapshotAt === null) {
@@ -294,11 +266,9 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       }
       retry()
     }
-    cleanup.push(async () => { halted = true; if (recovery !== null) clearTimeout(recovery); await sync.stop() })
+    shutdown.push(async () => { halted = true; if (recovery !== null) clearTimeout(recovery); await sync.stop() })
 
-    log.notice(`sluice ${SLUICE_VERSION} (Kong ${KONG_VERSION} API) started in ${Date.now() - started} ms: ` +
-      `${config.workers} worker(s) on ${config.proxyListen.filter((l) => !l.ssl).map((l) => `${l.host}:${l.port}`).join(', ')}, ` +
-      `Admin API on ${admin.ports.join(', ')}, node ${node}, ${SNAPSHOT_TABLES.map((t) => `${cache.rows(t).length} ${t}`).join(', ')}`)
+    logStarted(config, '', started, admin.ports, node, SNAPSHOT_TABLES.map((t) => `${cache.rows(t).length} ${t}`).join(', '))
 
     let stopped: Promise<void> | null = null
     return {
