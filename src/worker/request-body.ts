@@ -42,9 +42,16 @@ export class BodyStream extends Readable {
   }
 }
 
-/** Copies a uWS body chunk out of its soon-to-be-neutered ArrayBuffer. */
+/**
+ * Copies a uWS body chunk out of its soon-to-be-neutered ArrayBuffer. Not `ab.slice(0)`: V8's
+ * ArrayBuffer constructor zero-fills the new store (a memset pass over fresh pages, measured as
+ * most of the page faults of a 1 MiB upload) before the copy; allocUnsafeSlow does not.
+ */
 export function copyChunk (ab: ArrayBuffer): Buffer {
-  return Buffer.from(ab.slice(0))
+  const n = ab.byteLength
+  const b = Buffer.allocUnsafeSlow(n)
+  b.set(new Uint8Array(ab, 0, n))
+  return b
 }
 
 export function concatChunks (chunks: Buffer[], total: number): Buffer {
