@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'undici'
 import { freePort } from '../helpers/ports.ts'
+import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts'
 import { startEcho, startResetting, startSlow, type ResettingUpstream, type SlowUpstream, type Upstream } from '../helpers/upstream.ts'
 import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
 
@@ -16,6 +17,8 @@ let slow: SlowUpstream
 let resetting: ResettingUpstream
 let refusedPort: number
 let h: Harness
+/** The resolver the workers ask: NXDOMAIN for every name (hermetic: no dependence on the machine's DNS). */
+let dnsServer: DnsServer
 
 before(async () => {
   echo = await startEcho()
@@ -29,7 +32,9 @@ before(async () => {
   const streaming = service({ host: '127.0.0.1', port: slow.port })
   const echoSvc = service({ host: '127.0.0.1', port: echo.port })
   const dns = service({ host: 'sluice-test.invalid', port: 80 })
+  dnsServer = await startDnsServer()
   h = await startWorkers({
+    conf: { dns_resolver: `127.0.0.1:${dnsServer.port}` },
     snapshot: snapshot([refused, resets, timing, timingRetry, streaming, echoSvc, dns], [
       route({ paths: ['/refused'] }, refused),
       route({ paths: ['/resets'] }, resets),
@@ -44,7 +49,7 @@ before(async () => {
 
 after(async () => {
   await h?.stop()
-  await Promise.all([echo?.close(), slow?.close(), resetting?.close()])
+  await Promise.all([echo?.close(), slow?.close(), resetting?.close(), dnsServer?.close()])
 })
 
 test('connection refused: 502 as an nginx error page (text/plain by default), proxied headers', async () => {
@@ -109,6 +114,7 @@ test('name resolution failure: 503 name resolution failed (kong.response.error, 
   const id = res.headers['x-kong-request-id'] as string
   assert.equal(res.statusCode, 503)
   assert.equal(await res.body.text(), `{\n  "message":"name resolution failed",\n  "request_id":"${id}"\n}`)
+  assert.ok(dnsServer.queries.some((q) => q.endsWith('sluice-test.invalid')), 'asked the configured resolver')
 })
 
 test('upstream reset mid-body: the client connection is closed, never a complete-looking body; the worker keeps serving', async () => {
