@@ -3,6 +3,8 @@
  * --test neither expands globs nor finds .ts files) and runs them through tsx.
  * `--unit` runs only src/ (no database); extra arguments filter files by substring.
  * The whole run is stopped (and fails) past SLUICE_TEST_DEADLINE_MIN minutes (default 30).
+ * `--test-force-exit`: a file whose tests all ended but which keeps a handle open (seen, rarely,
+ * with test/integration/proxy-websocket.test.ts; not yet explained) ends instead of holding the run.
  */
 import { readdirSync, statSync, readFileSync, mkdirSync } from 'node:fs'
 import { join, relative, dirname } from 'node:path'
@@ -36,7 +38,7 @@ const concurrency = process.env.SLUICE_TEST_CONCURRENCY ?? '2'
 const tap = join(root, '.cache', 'last-test-run.tap')
 mkdirSync(dirname(tap), { recursive: true })
 const child = spawn(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
+  '--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
   ...chosen,
@@ -56,8 +58,22 @@ child.on('exit', (code, signal) => {
   let summary = ''
   try {
     const text = readFileSync(tap, 'utf8')
-    const n = (k: string): number => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
-    summary = `tests: ${n('pass')} passed, ${n('fail') + n('cancelled')} failed` + (n('skipped') > 0 ? `, ${n('skipped')} skipped` : '')
+    if (/^# pass \d+$/m.test(text)) {
+      const n = (k: string): number => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+      summary = `tests: ${n('pass')} passed, ${n('fail') + n('cancelled')} failed` + (n('skipped') > 0 ? `, ${n('skipped')} skipped` : '')
+    } else {
+      // --test-force-exit can end the run before the TAP footer is written: count the result lines.
+      let pass = 0
+      let fail = 0
+      let skipped = 0
+      for (const m of text.matchAll(/^\s*(not ok|ok) \d+ - .*?(# (SKIP|TODO)\b.*)?$/gm)) {
+        if (m[3] === 'SKIP') skipped++
+        else if (m[3] === 'TODO') continue
+        else if (m[1] === 'ok') pass++
+        else fail++
+      }
+      summary = `tests: ${pass} passed, ${fail} failed` + (skipped > 0 ? `, ${skipped} skipped` : '')
+    }
   } catch {}
   if (summary !== '') process.stdout.write(`\n${summary}\n`)
   process.exit(code ?? (signal !== null ? 1 : 0))
