@@ -12,7 +12,7 @@ import { instanceTag } from '../shared/log-plugin.ts'
 import type { ConsumerRow, PluginHandler } from '../types.ts'
 import { datagramTarget, type DatagramTarget } from '../statsd/datagram.ts'
 import { requestFacts } from '../statsd/handler.ts'
-import { STAT_TYPE_CODES, type ConsumerIdFn } from '../statsd/metrics.ts'
+import { STAT_NAME, STAT_TYPE_CODES, type ConsumerIdFn } from '../statsd/metrics.ts'
 import type { RequestFacts } from '../statsd/metrics.ts'
 
 interface DatadogMetric {
@@ -33,15 +33,6 @@ export interface DatadogConfig {
   metrics: DatadogMetric[]
   queue_size?: number | null
   flush_timeout?: number | null
-}
-
-const STAT_NAME: Readonly<Record<string, string>> = {
-  request_size: 'request.size',
-  response_size: 'response.size',
-  latency: 'latency',
-  upstream_latency: 'upstream_latency',
-  kong_latency: 'kong_latency',
-  request_count: 'request.count',
 }
 
 const CONSUMER_ID: Readonly<Record<string, ConsumerIdFn>> = {

@@ -45,7 +45,8 @@ const SPECIAL = new Set([
   'status_count_per_user_per_route', 'shdict_usage',
 ])
 
-const STAT_NAME: Readonly<Record<string, string>> = {
+/** Kong's metric names on the wire (statsd and datadog share them). */
+export const STAT_NAME: Readonly<Record<string, string>> = {
   request_size: 'request.size',
   response_size: 'response.size',
   latency: 'latency',
