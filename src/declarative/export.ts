@@ -3,13 +3,27 @@
  * `_transform: false` (secrets are already transformed), then each table in dependency order with
  * its rows ordered by id, every field present (explicit nulls), foreign keys as plain ids, and
  * expiring credentials with their absolute `ttl` (epoch seconds). Tables without rows are left
- * out. `toYaml` writes it as YAML that reads back the same under YAML 1.1 and 1.2 alike.
+ * out, and so are the tables Kong's schemas mark `db_export = false` (NOT_EXPORTED). `toYaml`
+ * writes it as YAML that reads back the same under YAML 1.1 and 1.2 alike.
  */
 import { getSchema } from '../db/schema/registry.ts'
 import { entityOrder } from './entities.ts'
 
 export type ExportRow = Record<string, unknown>
 export type Export = Record<string, unknown>
+
+/**
+ * Entities Kong leaves out of every export (`db_export = false` in their daos: export.lua skips
+ * them): short-lived rows that mean nothing in another database. Of the entities Sluice has,
+ * only oauth2's authorization codes (5-minute rows); oauth2_tokens are exported, as in Kong.
+ * A file that lists them is still accepted on import, as Kong's declarative schema accepts it.
+ */
+export const NOT_EXPORTED: ReadonlySet<string> = new Set(['oauth2_authorization_codes'])
+
+/** The tables an export holds, in dependency order. */
+export function exportedTables (): string[] {
+  return entityOrder().filter((t) => !NOT_EXPORTED.has(t))
+}
 
 const byId = (a: ExportRow, b: ExportRow): number => {
   const x = String(a.id)
@@ -42,7 +56,7 @@ export function exportRow (table: string, row: ExportRow, expiresAt?: number | n
 export function buildExport (tables: ReadonlyMap<string, ExportRow[]> | Record<string, ExportRow[]>): Export {
   const get = (t: string): ExportRow[] | undefined => tables instanceof Map ? tables.get(t) : (tables as Record<string, ExportRow[]>)[t]
   const out: Export = { _format_version: '3.0', _transform: false }
-  for (const t of entityOrder()) {
+  for (const t of exportedTables()) {
     const rows = get(t)
     if (rows === undefined || rows.length === 0) continue
     out[t] = [...rows].sort(byId)

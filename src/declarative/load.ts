@@ -13,8 +13,7 @@ import { SNAPSHOT_TABLES } from '../primary/config-cache.ts'
 import { declarativeConfigError, flattenedConfigError, parseError, type DeclarativeErrT } from './errors.ts'
 import { flatten, type Flattened, type Row } from './flatten.ts'
 import { configHash, EMPTY_CONFIG_HASH, toTable, unserialize, type Table } from './parse.ts'
-import { entityOrder } from './entities.ts'
-import { buildExport, exportRow, toYaml, type ExportRow } from './export.ts'
+import { buildExport, exportedTables, exportRow, toYaml, type ExportRow } from './export.ts'
 import { MemoryStore } from './store.ts'
 
 export interface LoadInput {
@@ -207,6 +206,6 @@ export function runLoad (input: LoadInput): LoadOutput {
 export function exportSnapshot (bytes: Uint8Array): string {
   const store = new MemoryStore(bytes)
   const tables = new Map<string, ExportRow[]>()
-  for (const t of entityOrder()) tables.set(t, store.raw(t).map((r) => exportRow(t, r, r.expires_at as number | null | undefined)))
+  for (const t of exportedTables()) tables.set(t, store.raw(t).map((r) => exportRow(t, r, r.expires_at as number | null | undefined)))
   return toYaml(buildExport(tables))
 }
