@@ -121,18 +121,18 @@ test('active http checks: a failing /health turns the target UNHEALTHY, recovery
   assert.ok(sent.some((m) => !m.full && m.entries.some((e) => e.address === t1 && e.healthy)))
 })
 
-test('active tcp checks: a closed port is UNHEALTHY, an open one HEALTHY', async () => {
+test('active type tcp does not probe (Kong runs tcp checks in its stream subsystem only); http does', async () => {
   const closed = await flipServer()
   const port = closed.port
   await new Promise((resolve) => closed.server.close(resolve))
-  await call('POST', '/upstreams', {
-    name: 'tcp.test',
-    healthchecks: { active: { type: 'tcp', healthy: { interval: 0.1, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } } },
-  })
-  await call('POST', '/upstreams/tcp.test/targets', { target: `127.0.0.1:${port}` })
-  await call('POST', '/upstreams/tcp.test/targets', { target: `127.0.0.1:${s2.port}` })
-  await until('closed port UNHEALTHY', async () => ((await healthOf('tcp.test'))[`127.0.0.1:${port}`].health === 'UNHEALTHY' ? true : undefined))
-  assert.equal((await healthOf('tcp.test'))[`127.0.0.1:${s2.port}`].health, 'HEALTHY')
+  const active = { healthy: { interval: 0.1, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } }
+  await call('POST', '/upstreams', { name: 'tcp.test', healthchecks: { active: { ...active, type: 'tcp' } } })
+  await call('POST', '/upstreams', { name: 'http.test', healthchecks: { active: { ...active, type: 'http', http_path: '/health' } } })
+  for (const u of ['tcp.test', 'http.test']) await call('POST', `/upstreams/${u}/targets`, { target: `127.0.0.1:${port}` })
+  // the http upstream's probes of the closed port take it out; by then the tcp one had as many rounds
+  await until('http: closed port UNHEALTHY', async () => ((await healthOf('http.test'))[`127.0.0.1:${port}`].health === 'UNHEALTHY' ? true : undefined))
+  const tcp = await healthOf('tcp.test')
+  assert.equal(tcp[`127.0.0.1:${port}`].health, 'HEALTHY') // a checked upstream (not HEALTHCHECKS_OFF), never probed
 })
 
 test('manual posts: 204, the target flips, per-address form, Kong\'s 404s and a 400 without health checks', async () => {

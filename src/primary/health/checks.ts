@@ -3,6 +3,14 @@
  * what the registry and the prober use: status sets, millisecond timeouts, flat header pairs.
  * Rows from the cache already carry every default; missing fields fall back to Kong's defaults
  * all the same, so a partial object never throws.
+ *
+ * `active.type` (kong/runloop/balancer/healthcheckers.lua with lua-resty-healthcheck):
+ *   http  -> GET http_path over plain HTTP          https -> the same over TLS (https_sni, verify)
+ *   tcp   -> no active probes: Kong runs those in its stream subsystem only, and Sluice has no
+ *            stream proxy (the intervals are set to 0; the upstream still counts as checked)
+ *   grpc / grpcs -> probed as http / https. Deviation: Kong accepts the types in the upstream
+ *            schema but its healthchecker refuses them ("checks.active.type can only be 'http',
+ *            'https' or 'tcp'", Kong issue 13336), failing the balancer set-up.
  */
 
 export type ActiveType = 'http' | 'https' | 'tcp' | 'grpc' | 'grpcs'
@@ -96,8 +104,16 @@ export function buildChecks (healthchecks: unknown): Checks {
     timeouts: num(pu.timeouts, 0),
     httpFailures: num(pu.http_failures, 0),
   }
+  // From the configured intervals, before the tcp rule below (Kong tests the upstream row too).
   const using = active.healthyIntervalMs !== 0 || active.unhealthyIntervalMs !== 0 ||
     passive.tcpFailures !== 0 || passive.timeouts !== 0 || passive.httpFailures !== 0
+  // Kong's create_healthchecker runs active checks of type tcp only in its stream subsystem: an
+  // upstream proxied over HTTP gets its active intervals set to 0 (passive checks and manual posts
+  // still apply). Sluice proxies HTTP only, so a tcp type never probes.
+  if (type === 'tcp') {
+    active.healthyIntervalMs = 0
+    active.unhealthyIntervalMs = 0
+  }
   return { active, passive, threshold: num(hc.threshold, 0), using }
 }
 

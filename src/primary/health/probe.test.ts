@@ -41,16 +41,17 @@ test('http probe: refused is a tcp failure, silence a timeout, garbage status 0'
   assert.deepEqual(await probe({ ip: '127.0.0.1', port: gp, host: 'x' }, c), { kind: 'status', status: 0 })
 })
 
-test('tcp probe: a connection is a success (status -1), a closed port a tcp failure', async (t) => {
-  const c = buildChecks({ active: { type: 'tcp', timeout: 0.5 } }).active
-  const open = createTcp((sock) => sock.destroy())
-  const port = await listen(open)
-  t.after(() => open.close())
-  assert.deepEqual(await probe({ ip: '127.0.0.1', port, host: 'x' }, c), { kind: 'status', status: -1 })
-  const closed = createTcp()
-  const cp = await listen(closed)
-  await new Promise((resolve) => closed.close(resolve))
-  assert.deepEqual(await probe({ ip: '127.0.0.1', port: cp, host: 'x' }, c), { kind: 'tcp_failure' })
+test('active type tcp: no probes on an HTTP proxy (Kong: stream subsystem only), still a checked upstream', () => {
+  const tcp = buildChecks({ active: { type: 'tcp', healthy: { interval: 5 }, unhealthy: { interval: 2, tcp_failures: 1 } } })
+  assert.equal(tcp.active.healthyIntervalMs, 0)
+  assert.equal(tcp.active.unhealthyIntervalMs, 0)
+  assert.equal(tcp.using, true)
+  assert.equal(tcp.active.tcpFailures, 1)
+  for (const type of ['http', 'https', 'grpc', 'grpcs']) {
+    const c = buildChecks({ active: { type, healthy: { interval: 5 }, unhealthy: { interval: 2 } } })
+    assert.equal(c.active.healthyIntervalMs, 5000, type)
+    assert.equal(c.active.unhealthyIntervalMs, 2000, type)
+  }
 })
 
 test('https probe: SNI is https_sni (else the Host), an unverifiable certificate fails only when verification is on', async (t) => {

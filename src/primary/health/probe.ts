@@ -1,8 +1,7 @@
 /**
- * One active probe of one address (lua-resty-healthcheck `run_single_check`), run on the primary:
+ * One active probe of one address (lua-resty-healthcheck `run_single_check`), run on the primary
+ * (type tcp never probes: see checks.ts):
  *
- * - tcp: a connection that opens is a success; refused/reset is a tcp failure; no answer within
- *   `timeout` is a timeout.
  * - http / https (grpc / grpcs probe the same way): `GET <http_path>` over HTTP/1.1 with
  *   `Host: <upstream host_header or the target's host>` (no port, as Kong sends it),
  *   `Connection: close` and the configured headers; https uses SNI `https_sni`, else the Host
@@ -12,7 +11,7 @@
  *
  * HTTP goes through undici (one Client per probe, closed after: probes are one-shot, like Kong's).
  */
-import { connect, isIP } from 'node:net'
+import { isIP } from 'node:net'
 import { Client, buildConnector } from 'undici'
 import type { ActiveChecks } from './checks.ts'
 
@@ -36,23 +35,6 @@ function errCode (err: unknown): string {
     e = (e as { cause?: unknown }).cause
   }
   return ''
-}
-
-export function probeTcp (t: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let done = false
-    const finish = (r: ProbeResult): void => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      sock.destroy()
-      resolve(r)
-    }
-    const sock = connect({ host: t.ip, port: t.port })
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), Math.max(1, timeoutMs))
-    sock.once('connect', () => finish({ kind: 'status', status: -1 }))
-    sock.once('error', () => finish({ kind: 'tcp_failure' }))
-  })
 }
 
 export async function probeHttp (t: ProbeTarget, c: ActiveChecks, tls: boolean): Promise<ProbeResult> {
@@ -92,8 +74,10 @@ export async function probeHttp (t: ProbeTarget, c: ActiveChecks, tls: boolean):
   }
 }
 
-/** Runs the probe the upstream's `active.type` asks for. A tcp success is `status: -1`. */
+/**
+ * Runs the probe the upstream's `active.type` asks for: over TLS for https (and grpcs). A tcp
+ * type never gets here: checks.ts turns its intervals off, so no runner is made for it.
+ */
 export function probe (t: ProbeTarget, c: ActiveChecks): Promise<ProbeResult> {
-  if (c.type === 'tcp') return probeTcp(t, c.timeoutMs)
   return probeHttp(t, c, c.type === 'https' || c.type === 'grpcs')
 }

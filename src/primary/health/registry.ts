@@ -282,13 +282,12 @@ export class HealthRegistry {
     if (countReport(a.c, kind, limit)) this.#changed(u, t, a)
   }
 
-  /** An active probe's outcome (active.ts). A tcp connect success is status -1. */
+  /** An active probe's outcome (active.ts). */
   onProbe (u: UpstreamState, t: TargetState, a: AddressState, r: ProbeResult): void {
     if (this.upstreams.get(u.id) !== u || u.targets.get(t.target) !== t || t.addresses.get(a.address) !== a) return
     const c = u.checks.active
     if (r.kind === 'timeout') return this.#count(u, t, a, 'timeout', c.timeouts)
     if (r.kind === 'tcp_failure') return this.#count(u, t, a, 'tcp', c.tcpFailures)
-    if (r.status === -1) return this.#count(u, t, a, 'success', c.successes)
     const k = classifyStatus({ healthyStatuses: c.healthyStatuses, successes: c.successes, unhealthyStatuses: c.unhealthyStatuses, httpFailures: c.httpFailures }, r.status)
     if (k !== null) this.#count(u, t, a, k.kind, k.limit)
   }
