@@ -9,7 +9,7 @@
  * compiled in prepare (template.ts has the supported forms).
  */
 import type { ParsedBody, PluginContext, PluginHandler, QueryValue } from '../types.ts'
-import { compileTemplate, type Template } from './template.ts'
+import { compileTemplate, TemplateEnv, type Template } from './template.ts'
 
 interface Lists { body?: string[]; headers?: string[]; querystring?: string[] }
 export interface RequestTransformerConfig {
@@ -32,6 +32,8 @@ interface Prepared {
   readonly hasHeaders: boolean
   readonly hasQuery: boolean
   readonly hasBody: boolean
+  /** Some value holds a `$(...)` template: a TemplateEnv is made per request. */
+  readonly templated: boolean
 }
 
 const PAIR = /^([^:]+):*([\s\S]*)$/
@@ -50,7 +52,7 @@ function part (c: RequestTransformerConfig, key: 'body' | 'headers' | 'querystri
 }
 
 const size = (p: Part): number => p.remove.length + p.rename.length + p.replace.length + p.add.length + p.append.length
-const render = (ctx: PluginContext, p: Pair): string => (p.value === null ? '' : p.value.render(ctx))
+const render = (env: TemplateEnv | null, p: Pair): string => (p.value === null ? '' : p.value.plain ? p.value.render(null as never) : p.value.render(env!))
 
 function appendValue (current: unknown, value: string): unknown {
   if (typeof current === 'string') return [current, value]
@@ -58,10 +60,10 @@ function appendValue (current: unknown, value: string): unknown {
   return [value]
 }
 
-function transformHeaders (ctx: PluginContext, h: Part): void {
+function transformHeaders (ctx: PluginContext, env: TemplateEnv | null, h: Part): void {
   for (const p of h.remove) ctx.clearHeader(p.lower)
   for (const p of h.rename) {
-    const to = render(ctx, p).toLowerCase()
+    const to = render(env, p).toLowerCase()
     if (to === '' || to === p.lower) continue
     const v = ctx.getHeaderAll(p.lower)
     if (v === undefined) continue
@@ -69,33 +71,33 @@ function transformHeaders (ctx: PluginContext, h: Part): void {
     ctx.clearHeader(to)
     for (const x of Array.isArray(v) ? v : [v]) ctx.addHeader(to, x)
   }
-  for (const p of h.replace) if (ctx.getHeader(p.lower) !== undefined || p.lower === 'host') ctx.setHeader(p.lower, render(ctx, p))
-  for (const p of h.add) if (ctx.getHeader(p.lower) === undefined && p.lower !== 'host') ctx.setHeader(p.lower, render(ctx, p))
-  for (const p of h.append) ctx.addHeader(p.lower, render(ctx, p))
+  for (const p of h.replace) if (ctx.getHeader(p.lower) !== undefined || p.lower === 'host') ctx.setHeader(p.lower, render(env, p))
+  for (const p of h.add) if (ctx.getHeader(p.lower) === undefined && p.lower !== 'host') ctx.setHeader(p.lower, render(env, p))
+  for (const p of h.append) ctx.addHeader(p.lower, render(env, p))
 }
 
-function transformQuery (ctx: PluginContext, q: Part): void {
+function transformQuery (ctx: PluginContext, env: TemplateEnv | null, q: Part): void {
   const args: Record<string, unknown> = { ...ctx.getQueryArgs() }
   for (const p of q.remove) delete args[p.name]
   for (const p of q.rename) {
-    const to = render(ctx, p)
+    const to = render(env, p)
     if (to === p.name || args[p.name] === undefined) continue
     args[to] = args[p.name]
     delete args[p.name]
   }
-  for (const p of q.replace) if (args[p.name] !== undefined) args[p.name] = render(ctx, p)
-  for (const p of q.add) if (args[p.name] === undefined) args[p.name] = render(ctx, p)
-  for (const p of q.append) args[p.name] = appendValue(args[p.name], render(ctx, p))
+  for (const p of q.replace) if (args[p.name] !== undefined) args[p.name] = render(env, p)
+  for (const p of q.add) if (args[p.name] === undefined) args[p.name] = render(env, p)
+  for (const p of q.append) args[p.name] = appendValue(args[p.name], render(env, p))
   ctx.setQueryArgs(args as Record<string, QueryValue>)
 }
 
 /** The transformed fields, or null when no rule applied (the body is then left as it is). */
-function transformFields (ctx: PluginContext, b: Part, fields: Record<string, unknown>, hasBody: boolean, multipart: boolean): boolean {
+function transformFields (env: TemplateEnv | null, b: Part, fields: Record<string, unknown>, hasBody: boolean, multipart: boolean): boolean {
   let changed = false
   if (hasBody) {
     for (const p of b.remove) { delete fields[p.name]; changed = true }
     for (const p of b.rename) {
-      const to = render(ctx, p)
+      const to = render(env, p)
       if (to !== p.name && fields[p.name] !== undefined && fields[p.name] !== null) {
         fields[to] = fields[p.name]
         delete fields[p.name]
@@ -104,14 +106,14 @@ function transformFields (ctx: PluginContext, b: Part, fields: Record<string, un
     }
     for (const p of b.replace) {
       const v = fields[p.name]
-      if (v !== undefined && v !== null && v !== false) { fields[p.name] = render(ctx, p); changed = true }
+      if (v !== undefined && v !== null && v !== false) { fields[p.name] = render(env, p); changed = true }
     }
   }
   for (const p of b.add) {
     const v = fields[p.name]
-    if (v === undefined || v === null || v === false) { fields[p.name] = render(ctx, p); changed = true }
+    if (v === undefined || v === null || v === false) { fields[p.name] = render(env, p); changed = true }
   }
-  if (!multipart) for (const p of b.append) { fields[p.name] = appendValue(fields[p.name], render(ctx, p)); changed = true }
+  if (!multipart) for (const p of b.append) { fields[p.name] = appendValue(fields[p.name], render(env, p)); changed = true }
   return changed
 }
 
@@ -124,7 +126,7 @@ function typeOf (contentType: string | undefined): ParsedBody['type'] | null {
   return null
 }
 
-function transformBody (ctx: PluginContext, c: Prepared, raw: Buffer | null, type: ParsedBody['type']): void {
+function transformBody (ctx: PluginContext, env: TemplateEnv | null, c: Prepared, raw: Buffer | null, type: ParsedBody['type']): void {
   const hasBody = raw !== null && raw.length > 0
   let fields: Record<string, unknown>
   if (!hasBody) {
@@ -135,13 +137,8 @@ function transformBody (ctx: PluginContext, c: Prepared, raw: Buffer | null, typ
     if (p === null || p.value === null || typeof p.value !== 'object' || Array.isArray(p.value)) return
     fields = { ...(p.value as Record<string, unknown>) }
   }
-  if (!transformFields(ctx, c.body, fields, hasBody, type === 'multipart')) return
+  if (!transformFields(env, c.body, fields, hasBody, type === 'multipart')) return
   ctx.setBody({ type, value: fields })
-}
-
-function finish (ctx: PluginContext, c: Prepared, bodyType: ParsedBody['type'] | null, raw: Buffer | null): void {
-  if (bodyType !== null) transformBody(ctx, c, raw, bodyType)
-  if (c.hasQuery) transformQuery(ctx, c.query)
 }
 
 /** http_method to GET/HEAD/TRACE: form fields of the body join the query arguments. */
@@ -180,31 +177,44 @@ export const handler: PluginHandler<RequestTransformerConfig, Prepared> = {
       hasHeaders: size(headers) > 0,
       hasQuery: size(query) > 0,
       hasBody: size(body) > 0,
+      templated: [headers, query, body].some((p) => [p.remove, p.rename, p.replace, p.add, p.append].some((l) => l.some((x) => x.value !== null && !x.value.plain))) ||
+        (typeof uri === 'string' && uri !== '' && !compileTemplate(uri).plain),
     }
   },
   access (ctx, c) {
-    if (c.uri !== null) ctx.setPath(c.uri.render(ctx))
-    const ctype = ctx.getHeader('content-type')
-    const bodyType = c.hasBody ? typeOf(ctype) : null
-    const toQuery = c.method !== null && (c.method === 'GET' || c.method === 'HEAD' || c.method === 'TRACE') && typeOf(ctype) === 'form'
+    const env = c.templated ? new TemplateEnv(ctx) : null
+    if (env !== null) env.captureHeaders()
+    if (c.uri !== null) ctx.setPath(c.uri.render(env!))
+    const toQuery = c.method !== null && (c.method === 'GET' || c.method === 'HEAD' || c.method === 'TRACE') && typeOf(ctx.getHeader('content-type')) === 'form'
     if (c.method !== null) ctx.setMethod(c.method)
-    if (!toQuery && bodyType === null) {
-      if (c.hasHeaders) transformHeaders(ctx, c.headers)
-      if (c.hasQuery) transformQuery(ctx, c.query)
-      return
-    }
-    const raw = ctx.readBody()
-    const go = (b: Buffer | null): void | Promise<void> => {
-      const parsed = b !== null && b.length > 0 ? ctx.getBody() : null
-      const run = (): void => {
-        if (toQuery) methodBodyToQuery(ctx, b)
-        if (c.hasHeaders) transformHeaders(ctx, c.headers)
-        finish(ctx, c, bodyType, b)
+    // headers, then the body (its Content-Type as the header rules left it), then the query
+    const rest = (): void | Promise<void> => {
+      if (c.hasHeaders) transformHeaders(ctx, env, c.headers)
+      const bodyType = c.hasBody ? typeOf(ctx.getHeader('content-type')) : null
+      if (bodyType === null) {
+        if (c.hasQuery) transformQuery(ctx, env, c.query)
+        return
       }
+      const last = (b: Buffer | null): void | Promise<void> => {
+        const run = (): void => {
+          transformBody(ctx, env, c, b, bodyType)
+          if (c.hasQuery) transformQuery(ctx, env, c.query)
+        }
+        const parsed = b !== null && b.length > 0 ? ctx.getBody() : null
+        if (parsed instanceof Promise) return parsed.then(run)
+        return run()
+      }
+      const raw = ctx.readBody()
+      return raw instanceof Promise ? raw.then(last) : last(raw)
+    }
+    if (!toQuery) return rest()
+    const first = (b: Buffer | null): void | Promise<void> => {
+      const parsed = b !== null && b.length > 0 ? ctx.getBody() : null
+      const run = (): void | Promise<void> => { methodBodyToQuery(ctx, b); return rest() }
       if (parsed instanceof Promise) return parsed.then(run)
       return run()
     }
-    if (raw instanceof Promise) return raw.then(go)
-    return go(raw)
+    const raw = ctx.readBody()
+    return raw instanceof Promise ? raw.then(first) : first(raw)
   },
 }

@@ -1,11 +1,13 @@
 /**
  * request-transformer config (kong/plugins/request-transformer/schema.lua): `remove`, `rename`,
- * `replace`, `add`, `append` lists of `name` or `name:value`; values may hold `$(...)`
- * templates, which must at least be balanced (penlight's template compiler refuses the rest).
+ * `replace`, `add`, `append` lists of `name` or `name:value`; body and querystring values may
+ * hold `$(...)` Lua expressions, which must parse (Kong compiles them with penlight; headers
+ * values are only checked as header names, as in Kong).
  */
 import type { FieldDef } from '../../db/schema/types.ts'
 import type { PluginSchema } from '../schemas.ts'
 import { typedefs } from '../../db/schema/typedefs.ts'
+import { templateSyntaxError } from './template.ts'
 
 const HEADER = /^[a-zA-Z0-9_-]+$/
 
@@ -15,25 +17,10 @@ export function splitPair (entry: string): { name: string | undefined; value: st
   return m === null ? { name: undefined, value: '' } : { name: m[1]!, value: m[2]! }
 }
 
-function templateError (value: string): string | undefined {
-  let i = value.indexOf('$(')
-  while (i >= 0) {
-    let depth = 0
-    let j = i + 1
-    for (; j < value.length; j++) {
-      if (value[j] === '(') depth++
-      else if (value[j] === ')' && --depth === 0) break
-    }
-    if (j >= value.length) return 'unbalanced $( in template'
-    i = value.indexOf('$(', j + 1)
-  }
-  return undefined
-}
-
 function checkForValue (entry: string): string | undefined {
   const { name, value } = splitPair(entry)
   if (name === undefined || value === '') return `key '${name ?? ''}' has no value`
-  const err = templateError(value)
+  const err = templateSyntaxError(value)
   return err === undefined ? undefined : `value '${value}' is not in supported format, error:${err}`
 }
 

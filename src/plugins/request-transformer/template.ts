@@ -1,101 +1,138 @@
 /**
- * request-transformer's `$(...)` values (Kong renders them with penlight templates in its Lua
- * sandbox). Sluice compiles, once per snapshot, the forms the documentation uses:
+ * request-transformer's `$(...)` values. Kong compiles them with penlight's template: every
+ * `$(` ... balanced `)` is a Lua expression rendered as `tostring((expr) or '')`; a `$(` without
+ * its closing parenthesis is plain text. The expression sees `headers` (the request headers,
+ * case-insensitive, `_` as `-`, repeated ones as a table), `query_params` (repeated ones as a
+ * table, a flag as true), `uri_captures` (index 0 the whole match, then the groups, named groups
+ * by name), `shared` (kong.ctx.shared) and the sandbox's globals (lua-expr.ts).
  *
- *   $(headers.name)  $(headers["x-name"])  $(query_params.name)  $(query_params["name"])
- *   $(uri_captures.name)  $(uri_captures["name"])  $(uri_captures[1])  $(shared.name)
- *   any of these joined by `or`, ending in an optional literal: $(headers.a or query_params.b or "x")
- *
- * Any other Lua expression is refused at compile time (the instance then answers 500 rather than
- * sending something else upstream). A missing value renders as an empty string; repeated headers
- * or arguments render their first value.
+ * Parsing happens once per snapshot (prepare); a syntax error makes compileTemplate throw, so
+ * the instance answers 500 as Kong does when it renders such a value. A runtime error throws
+ * from render() (500 too).
  */
 import type { PluginContext } from '../types.ts'
-
-type Source = 'headers' | 'query_params' | 'uri_captures' | 'shared'
-interface Access { readonly source: Source; readonly key: string | number }
-type Alternative = Access | { readonly literal: string }
-type Part = string | readonly Alternative[]
+import { fromJs, LookupTable, LuaSyntaxError, luaToString, LuaUnsupportedError, parseLuaExpression, SANDBOX, type Env, type LuaValue } from './lua-expr.ts'
 
 export interface Template {
   /** True when the value has no `$(...)`: render() returns it as is. */
   readonly plain: boolean
-  render (ctx: PluginContext): string
+  render (env: TemplateEnv): string
 }
 
-const ACCESS = /^(headers|query_params|uri_captures|shared)(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]*)"|'([^']*)'|(\d+))\s*\])$/
-const LITERAL = /^(?:"([^"]*)"|'([^']*)')$/
+type Part = string | ((env: Env) => LuaValue)
 
-function parseExpr (expr: string): Alternative[] {
-  const out: Alternative[] = []
-  for (const raw of expr.split(/\s+or\s+/)) {
-    const e = raw.trim()
-    const lit = LITERAL.exec(e)
-    if (lit !== null) { out.push({ literal: lit[1] ?? lit[2] ?? '' }); continue }
-    const m = ACCESS.exec(e)
-    if (m === null) throw new Error(`template expression not supported: $(${expr})`)
-    const key = m[2] ?? m[3] ?? m[4] ?? Number(m[5])
-    out.push({ source: m[1] as Source, key })
-  }
-  return out
-}
-
-function first (v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined
-  if (Array.isArray(v)) return first(v[0])
-  return typeof v === 'string' ? v : String(v)
-}
-
-function lookup (ctx: PluginContext, a: Access): string | undefined {
-  switch (a.source) {
-    case 'headers': {
-      const k = String(a.key).toLowerCase()
-      return first(ctx.getHeaderAll(k) ?? ctx.getHeaderAll(k.replace(/_/g, '-')))
-    }
-    case 'query_params':
-      return first(ctx.getQueryArg(String(a.key)))
-    case 'uri_captures': {
-      const c = ctx.uriCaptures as { unnamed: string[]; named: Record<string, string> } | null
-      if (c === null) return undefined
-      return typeof a.key === 'number' ? c.unnamed[a.key - 1] : c.named[a.key]
-    }
-    case 'shared':
-      return first(ctx.shared.get(String(a.key)))
-  }
-}
-
-function evaluate (ctx: PluginContext, alts: readonly Alternative[]): string {
-  for (const a of alts) {
-    if ('literal' in a) return a.literal
-    const v = lookup(ctx, a)
-    if (v !== undefined) return v
-  }
-  return ''
-}
-
-export function compileTemplate (value: string): Template {
-  if (value.indexOf('$(') < 0) return { plain: true, render: () => value }
-  const parts: Part[] = []
-  let i = 0
-  while (i < value.length) {
-    const start = value.indexOf('$(', i)
-    if (start < 0) { parts.push(value.slice(i)); break }
-    if (start > i) parts.push(value.slice(i, start))
+/** The `$(` ... `)` spans of a value (penlight's `()$(%b())()`): [start, end) of each. */
+function spans (value: string): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let i = value.indexOf('$(')
+  while (i >= 0) {
     let depth = 0
-    let j = start + 1
+    let j = i + 1
     for (; j < value.length; j++) {
       if (value[j] === '(') depth++
       else if (value[j] === ')' && --depth === 0) break
     }
-    if (j >= value.length) throw new Error(`unbalanced $( in template '${value}'`)
-    parts.push(parseExpr(value.slice(start + 2, j)))
-    i = j + 1
+    if (j >= value.length) break
+    out.push([i, j + 1])
+    i = value.indexOf('$(', j + 1)
   }
+  return out
+}
+
+/** The syntax error of a template value, if any (the schema's check for body and querystring). */
+export function templateSyntaxError (value: string): string | undefined {
+  for (const [a, b] of spans(value)) {
+    try {
+      parseLuaExpression(value.slice(a + 2, b - 1))
+    } catch (err) {
+      if (err instanceof LuaSyntaxError) return `[string "TMP"]:1: ${err.message}`
+      if (!(err instanceof LuaUnsupportedError)) throw err
+    }
+  }
+  return undefined
+}
+
+function lower (k: LuaValue): string | undefined {
+  return typeof k === 'string' ? k.toLowerCase().replace(/_/g, '-') : undefined
+}
+
+interface Captures { unnamed: Array<string | undefined>; named: Record<string, string | undefined> }
+
+/** The router's captures with the whole match at index 0 (Kong's `ngx.ctx.router_matches.uri_captures`). */
+function captures (ctx: PluginContext): Captures | null {
+  // PluginContext.uriCaptures leaves out the whole match (kong.request.get_uri_captures); the
+  // template's uri_captures keeps it, so read the router's match where the context exposes it.
+  const raw = (ctx as unknown as { match?: { captures?: Captures | null } | null }).match?.captures
+  if (raw !== undefined && raw !== null) return raw
+  const c = ctx.uriCaptures as Captures | null
+  return c === null ? null : { unnamed: [undefined, ...c.unnamed], named: c.named }
+}
+
+/**
+ * One request's template environment (Kong's template_env): `headers` is the request's headers
+ * as they were before the plugin changed any (Kong reads them into a table once and applies its
+ * header changes after rendering), the other tables are read when first used.
+ */
+export class TemplateEnv implements Env {
+  private readonly cache = new Map<string, LuaValue>()
+  private headers: Record<string, string | string[]> | null = null
+  private readonly ctx: PluginContext
+  constructor (ctx: PluginContext) { this.ctx = ctx }
+  /** Takes the headers table now (before the header rules run). */
+  captureHeaders (): void { this.headers ??= this.ctx.getHeaders() }
+  global (name: string): LuaValue {
+    let v = this.cache.get(name)
+    if (v !== undefined || this.cache.has(name)) return v
+    const ctx = this.ctx
+    switch (name) {
+      case 'headers': {
+        const h = this.headers ??= ctx.getHeaders()
+        v = new LookupTable((k) => { const n = lower(k); return n === undefined ? undefined : fromJs(h[n]) })
+        break
+      }
+      case 'query_params':
+        v = new LookupTable((k) => (typeof k === 'string' ? fromJs(ctx.getQueryArg(k)) : undefined))
+        break
+      case 'uri_captures': {
+        const c = captures(ctx)
+        v = new LookupTable((k) => {
+          if (c === null) return undefined
+          if (typeof k === 'number') return c.unnamed[k] ?? undefined
+          return typeof k === 'string' ? c.named[k] ?? undefined : undefined
+        })
+        break
+      }
+      case 'shared':
+        v = new LookupTable((k) => (typeof k === 'string' ? fromJs(ctx.shared.get(k)) : undefined))
+        break
+      default:
+        v = SANDBOX.get(name)
+    }
+    this.cache.set(name, v)
+    return v
+  }
+}
+
+export function compileTemplate (value: string): Template {
+  const found = spans(value)
+  if (found.length === 0) return { plain: true, render: () => value }
+  const parts: Part[] = []
+  let i = 0
+  for (const [a, b] of found) {
+    if (a > i) parts.push(value.slice(i, a))
+    parts.push(parseLuaExpression(value.slice(a + 2, b - 1)))
+    i = b
+  }
+  if (i < value.length) parts.push(value.slice(i))
   return {
     plain: false,
-    render: (ctx) => {
+    render: (env) => {
       let s = ''
-      for (const p of parts) s += typeof p === 'string' ? p : evaluate(ctx, p)
+      for (const p of parts) {
+        if (typeof p === 'string') { s += p; continue }
+        const v = p(env)
+        s += v === undefined || v === false ? '' : luaToString(v)
+      }
       return s
     },
   }
