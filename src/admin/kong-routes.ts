@@ -120,6 +120,21 @@ export function kongRoutes (c: KongRoutesContext): Route[] {
         return { status: 200, body }
       },
     }),
+    // kong/api/routes/kong.lua /timers (lua-resty-timer-ng statistics): Sluice runs no Lua
+    // timers, so the shape comes with zero counts, as GET / reports `timers`.
+    route('/timers', {
+      GET: async (): Promise<Reply> => ({
+        status: 200,
+        body: {
+          worker: { id: 0, count: 1 },
+          stats: {
+            flamegraph: { running: '', pending: '', elapsed_time: '' },
+            sys: { total: 0, runs: 0, running: 0, pending: 0, waiting: 0 },
+            timers: {},
+          },
+        },
+      }),
+    }),
     route('/endpoints', {
       GET: async (): Promise<Reply> => {
         const list = [...new Set(c.templates())]

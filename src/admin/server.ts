@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { Duplex } from 'node:stream'
 import type { Config } from '../config/load.ts'
 import type { Listener } from '../config/listen.ts'
 import { SERVER_TOKEN } from '../common/meta.ts'
@@ -151,8 +152,14 @@ async function dispatch (routes: readonly Route[], req: IncomingMessage, res: Se
   send(req, res, flags, started, await handler(call))
 }
 
+/** The request handler, and whether a raw path names an endpoint (for requests node cannot parse). */
+export interface AdminHandler {
+  (req: IncomingMessage, res: ServerResponse): void
+  knows (path: string): boolean
+}
+
 /** The request handler: never throws, never leaves a request unanswered. */
-export function createAdminHandler (ctx: AdminContext): (req: IncomingMessage, res: ServerResponse) => void {
+export function createAdminHandler (ctx: AdminContext): AdminHandler {
   const log = ctx.log ?? defaultLog
   const limit = ctx.config.adminMaxBodySize
   const flags = headerFlags(ctx.config)
@@ -184,13 +191,14 @@ export function createAdminHandler (ctx: AdminContext): (req: IncomingMessage, r
   if (ask !== undefined && ec.enabledPlugins.has('proxy-cache')) {
     routes.push(...proxyCacheRoutes({ plugins: () => proxyCacheRows(ctx), plugin: (id) => proxyCacheRow(ctx, id), ask }))
   }
-  return (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint()
     dispatch(routes, req, res, limit, flags, started).catch((err: unknown) => {
       const reply = errorReply(err, log, `${req.method ?? '?'} ${req.url ?? '?'}`)
       try { send(req, res, flags, started, reply) } catch { res.destroy() }
     })
   }
+  return Object.assign(handler, { knows: (path: string) => matchRoute(routes, splitUrl(path).path) !== null })
 }
 
 function pluginRow (r: Record<string, unknown>): ProxyCachePluginRow {
@@ -214,12 +222,69 @@ async function proxyCacheRow (ctx: AdminContext, id: string): Promise<ProxyCache
   return r.rows.length === 0 ? null : pluginRow(r.rows[0]!)
 }
 
-/** A malformed HTTP request (node's parser refused it): a JSON 400, then close. */
-function onClientError (err: Error & { code?: string }, socket: Socket): void {
+/**
+ * A method node's parser does not know (`GEEEET`): nginx takes any upper-case token, so Kong
+ * routes it and answers 405 Method not allowed on an endpoint, 404 Not found elsewhere.
+ */
+const UNKNOWN_METHOD = /^[A-Z_-]{1,32} (\/[^ \r\n]*) HTTP\/1\.[01]\r?\n/
+
+function unknownMethodStatus (err: Error & { code?: string; rawPacket?: unknown }, knows: (path: string) => boolean): 404 | 405 | null {
+  if (err.code !== 'HPE_INVALID_METHOD' || !Buffer.isBuffer(err.rawPacket)) return null
+  const m = UNKNOWN_METHOD.exec(err.rawPacket.subarray(0, 8192).toString('latin1'))
+  if (m === null) return null
+  return knows(m[1]!) ? 405 : 404
+}
+
+/**
+ * A request whose target has bytes >= 0x80 (`/consumers?tags=\xff`): nginx passes them on and
+ * Kong answers as for their percent-encoded form ("invalid filter syntax", "invalid utf-8"),
+ * but node's parser refuses the request. A complete request without a body is rebuilt with
+ * those bytes percent-encoded and `Connection: close`; anything else stays a 400.
+ */
+function rebuiltRequest (err: Error & { code?: string; rawPacket?: unknown }): Buffer | null {
+  if (err.code !== 'HPE_INVALID_URL' || !Buffer.isBuffer(err.rawPacket)) return null
+  const raw = err.rawPacket
+  const end = raw.indexOf('\r\n\r\n')
+  if (end < 0 || end + 4 !== raw.length || end > 16 * 1024) return null
+  const head = raw.subarray(0, end).toString('latin1')
+  const lineEnd = head.indexOf('\r\n')
+  const m = /^([A-Z]{1,16}) ([^ \r\n\x00-\x1f\x7f]+) (HTTP\/1\.[01])$/.exec(lineEnd < 0 ? head : head.slice(0, lineEnd))
+  if (m === null || !/[\x80-\xff]/.test(m[2]!)) return null
+  const headers = lineEnd < 0 ? [] : head.slice(lineEnd + 2).split('\r\n')
+  if (headers.some((h) => /^(transfer-encoding|content-length)\s*:/i.test(h) && !/^content-length\s*:\s*0\s*$/i.test(h))) return null
+  const target = m[2]!.replace(/[\x80-\xff]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+  const kept = headers.filter((h) => !/^connection\s*:/i.test(h))
+  return Buffer.from(`${m[1]!} ${target} ${m[3]!}\r\n${kept.map((h) => h + '\r\n').join('')}Connection: close\r\n\r\n`, 'latin1')
+}
+
+/** Runs a rebuilt request through the server on a stream whose output goes to the socket. */
+function replay (server: Server, socket: Socket, bytes: Buffer): void {
+  const stream = new Duplex({
+    read () {},
+    write (chunk: Buffer, _enc, cb) { socket.write(chunk, cb) },
+    final (cb) { socket.end(); this.push(null); cb() },
+  })
+  stream.on('error', () => { socket.destroy() })
+  socket.on('error', () => { stream.destroy() })
+  socket.on('close', () => { stream.destroy() })
+  server.emit('connection', stream)
+  stream.push(bytes)
+}
+
+/** A request node's parser refused: Kong's JSON answer (400, 431, or 404/405 for an unknown method), then close. */
+function onClientError (err: Error & { code?: string; rawPacket?: unknown }, socket: Socket, knows: (path: string) => boolean, server: Server): void {
   if (!socket.writable) { socket.destroy(); return }
+  const rebuilt = rebuiltRequest(err)
+  if (rebuilt !== null) { replay(server, socket, rebuilt); return }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
-  const body = JSON.stringify({ message: tooLarge ? 'Request header or cookie too large' : 'Bad request' })
-  socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+  const unknown = unknownMethodStatus(err, knows)
+  const [status, message] = unknown === 405
+    ? ['405 Method Not Allowed', 'Method not allowed']
+    : unknown === 404
+      ? ['404 Not Found', 'Not found']
+      : tooLarge ? ['431 Request Header Fields Too Large', 'Request header or cookie too large'] : ['400 Bad Request', 'Bad request']
+  const body = JSON.stringify({ message })
+  socket.end(`HTTP/1.1 ${status}\r\n` +
     `Server: ${SERVER_TOKEN}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `Connection: close\r\n\r\n${body}`)
 }
@@ -240,7 +305,7 @@ export async function startAdmin (ctx: AdminContext, listeners: Listener[]): Pro
     for (const l of listeners) {
       if (l.ssl) continue // TLS admin listeners come with certificates support
       const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, handler)
-      server.on('clientError', onClientError)
+      server.on('clientError', (err: Error & { code?: string }, socket: Socket) => { onClientError(err, socket, handler.knows, server) })
       server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)

@@ -151,12 +151,18 @@ describe('request bodies', () => {
     assert.deepEqual(deep.json, { message: 'Cannot parse arguments: argument nesting too deep' })
   })
 
-  test('malformed multipart bodies are 400', async () => {
+  test('malformed multipart bodies are 400; without a boundary or a body there are no arguments (Lapis)', async () => {
     const r = await a.req('POST', '/services', { body: 'garbage', headers: { 'Content-Type': 'multipart/form-data; boundary=X' } })
     assert.equal(r.status, 400)
     assert.match(r.json.message, /^Cannot parse multipart\/form-data body/)
-    const nb = await a.req('POST', '/services', { body: 'x', headers: { 'Content-Type': 'multipart/form-data' } })
-    assert.equal(nb.status, 400)
+    // 03-consumers_routes_spec: "returns 400 on missing body with multipart/form-data"
+    const missing = { 'schema violation': ["at least one of these fields must be non-empty: 'custom_id', 'username'"] }
+    for (const [body, ct] of [[undefined, 'multipart/form-data'], ['x', 'multipart/form-data'], ['', 'multipart/form-data; boundary=X']] as const) {
+      const nb = await a.req('POST', '/consumers', { ...(body !== undefined ? { body } : {}), headers: { 'Content-Type': ct } })
+      assert.equal(nb.status, 400, `${ct} ${String(body)}`)
+      assert.deepEqual({ [nb.json.name]: nb.json.fields['@entity'] }, missing)
+    }
+    assert.equal((await a.req('GET', '/consumers')).json.data.length, 0)
   })
 })
 
@@ -229,5 +235,54 @@ describe('node endpoints', () => {
     assert.equal(bad.json.message, "schema violation (must set one of 'methods', 'hosts', 'headers', 'paths' when 'protocols' is 'http')")
     assert.equal((await a.json('POST', '/schemas/nope/validate', {})).status, 404)
     assert.deepEqual((await a.json('GET', '/services')).json, { data: [], next: null })
+  })
+})
+
+describe('requests node\'s HTTP parser refuses', () => {
+  const status = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3}) /.exec(raw)?.[1] ?? 0)
+  const body = (raw: string): any => JSON.parse(Buffer.from(raw.slice(raw.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8'))
+
+  test('an unknown method is 405 Method not allowed on an endpoint, 404 elsewhere (02-kong_routes_spec GEEEET)', async () => {
+    const r = await a.req('GEEEET', '/', { body: '{}', headers: { 'Content-Type': 'application/json' } })
+    assert.equal(r.status, 405)
+    assert.deepEqual(r.json, { message: 'Method not allowed' })
+    assert.equal((await a.req('GEEEET', '/services/x?size=1')).status, 405)
+    const nope = await a.req('GEEEET', '/non-existing')
+    assert.equal(nope.status, 404)
+    assert.deepEqual(nope.json, { message: 'Not found' })
+    // not a method token at all: still the plain 400
+    assert.equal(status(await a.raw('get / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')), 400)
+  })
+
+  test('raw bytes >= 0x80 in the target are read as their percent-encoded form (14-tags_spec)', async () => {
+    assert.equal((await a.json('POST', '/consumers', { username: 'raw-bytes', tags: ['corp_ a'] })).status, 201)
+    const filter = await a.raw(Buffer.from('GET /consumers?tags=\xff HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'))
+    assert.equal(status(filter), 400)
+    assert.equal(body(filter).message, 'invalid option (tags: invalid filter syntax)')
+    const tag = await a.raw(Buffer.from('GET /tags/\xff HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'))
+    assert.equal(status(tag), 400)
+    assert.match(body(tag).message, /invalid utf-8/)
+    // valid UTF-8 sent raw finds what its escaped form finds
+    const utf8 = await a.raw(Buffer.concat([Buffer.from('GET /tags/'), Buffer.from('corp_%20a'), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]))
+    assert.equal(status(utf8), 200)
+    assert.equal(body(utf8).data.length, 1)
+    assert.equal((await a.json('POST', '/consumers', { username: '円' })).status, 201)
+    const named = await a.raw(Buffer.concat([Buffer.from('GET /consumers/'), Buffer.from('円'), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]))
+    assert.equal(status(named), 200)
+    assert.equal(body(named).username, '円')
+    // a request with a body is not rebuilt
+    assert.equal(status(await a.raw(Buffer.from('POST /consumers?\xff HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', 'latin1'))), 400)
+    for (const id of ['raw-bytes', '%E5%86%86']) assert.equal((await a.req('DELETE', `/consumers/${id}`)).status, 204)
+    assert.equal((await a.json('GET', '/')).status, 200)
+  })
+
+  test('GET /timers has the shape of Kong\'s timer statistics (20-timers_spec)', async () => {
+    const r = await a.json('GET', '/timers')
+    assert.equal(r.status, 200)
+    assert.equal(typeof r.json.worker.id, 'number')
+    assert.equal(typeof r.json.worker.count, 'number')
+    for (const k of ['running', 'pending', 'elapsed_time']) assert.equal(typeof r.json.stats.flamegraph[k], 'string')
+    for (const k of ['total', 'runs', 'running', 'pending', 'waiting']) assert.equal(typeof r.json.stats.sys[k], 'number')
+    assert.deepEqual(r.json.stats.timers, {})
   })
 })
