@@ -39,13 +39,19 @@ function pairs (list: string[] | undefined, types?: string[]): Pair[] {
   })
 }
 
-/** body_transformer.lua json_value + cast_value: undefined when a number does not parse. */
+/**
+ * body_transformer.lua json_value + cast_value: the configured text goes through a JSON string
+ * encoding with the outer quotes dropped and only `\"` and `\/` undone (so `a\b` stays
+ * `a\\b`), an entry without a value is the text `null`; then json_types casts it (a number
+ * that does not parse is no value: the rule is skipped; a boolean is `value == "true"`).
+ */
 function jsonValue (p: Pair): unknown {
-  const v = p.value
-  if (v === null) return undefined
+  const v = p.value === null ? 'null' : JSON.stringify(p.value).slice(1, -1).replace(/\\"/g, '"')
   if (p.type === 'number') {
-    const n = Number(v)
-    return v.trim() === '' || Number.isNaN(n) ? undefined : n
+    const s = v.trim()
+    if (s === '') return undefined
+    const n = /^[-+]?0[xX][0-9a-fA-F]+$/.test(s) ? parseInt(s.replace(/^([-+]?)0[xX]/, '$1'), 16) : Number(s)
+    return Number.isNaN(n) || !/^[-+]?(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|nan)$/i.test(s) ? undefined : n
   }
   if (p.type === 'boolean') return v === 'true'
   return v
@@ -67,19 +73,20 @@ function transformJson (c: Prepared, body: Buffer): Buffer {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return body
   const o = doc as Record<string, unknown>
   const j = c.json
+  // A JSON null is cjson.null in Kong: present (truthy) for replace and add.
+  const has = (k: string): boolean => Object.hasOwn(o, k) && o[k] !== false
   for (const p of j.remove) delete o[p.name]
   for (const p of j.rename) {
-    if (o[p.name] !== undefined && p.value !== null) { o[p.value] = o[p.name]; if (p.value !== p.name) delete o[p.name] }
+    // Kong sets the new name then clears the old one: renaming a key to itself drops it.
+    if (Object.hasOwn(o, p.name) && p.value !== null) { const v = o[p.name]; o[p.value] = v; delete o[p.name] }
   }
   for (const p of j.replace) {
     const v = jsonValue(p)
-    const cur = o[p.name]
-    if (cur !== undefined && cur !== null && cur !== false && v !== undefined) o[p.name] = v
+    if (has(p.name) && v !== undefined) o[p.name] = v
   }
   for (const p of j.add) {
     const v = jsonValue(p)
-    const cur = o[p.name]
-    if ((cur === undefined || cur === null || cur === false) && v !== undefined) o[p.name] = v
+    if (!has(p.name) && v !== undefined) o[p.name] = v
   }
   for (const p of j.append) {
     const v = jsonValue(p)
