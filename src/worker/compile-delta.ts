@@ -22,6 +22,8 @@ import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot, Snapshot
 import type { AnyPluginHandler } from '../plugins/types.ts'
 import type { RouterEntry } from '../router/types.ts'
 import { patchRouter } from '../router/traditional.ts'
+import { CompactTable } from './compact-table.ts'
+import { setCompactTables } from './plugin-env.ts'
 import {
   compileFull, compileService, logRouterErrors, routeEntry, usedTargets,
   type CompiledRoute, type CompiledService, type CompiledSnapshot, type FullCompile, type ServiceContext, type UpstreamTarget,
@@ -40,19 +42,36 @@ function hasSnis (r: GenericRow | undefined | null): boolean {
 }
 
 /**
+ * Tables kept as columns (compact-table.ts) rather than row objects: the ones that grow to 100,000s
+ * of rows (consumers and their credentials). Plugins read them through `PrepareEnv.table`.
+ */
+export const COMPACT_TABLES: ReadonlySet<string> = new Set([
+  'consumers', 'keyauth_credentials', 'basicauth_credentials', 'hmacauth_credentials', 'jwt_secrets', 'acls',
+])
+
+/**
  * The rows of one table, sorted by id: binary search instead of a Map (a Map of 100,000 rows costs
  * about 3.7 MiB per worker; the sorted array is the one the snapshot arrived in, adopted as is).
+ * A compact table (COMPACT_TABLES) holds an immutable CompactTable plus the changes of the delta
+ * being applied; `compact()` gives the next CompactTable (the one the compiled snapshot served
+ * now holds is never changed).
  */
 export class RowTable {
   #rows: GenericRow[]
   /** False while #rows is the decoded snapshot's array (compile may have handed it to plugins): copied before the first change. */
   #owned: boolean
+  #compact: CompactTable | null = null
+  #pending: Map<string, GenericRow | null> | null = null
 
-  constructor (rows: readonly GenericRow[] = []) {
+  constructor (rows: readonly GenericRow[] = [], compact = false) {
     let sorted = true
     for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1]!.id < rows[i]!.id
     this.#rows = sorted ? rows as GenericRow[] : rows.slice().sort(byId)
     this.#owned = !sorted
+    if (compact) {
+      this.#compact = new CompactTable(this.#rows)
+      this.#rows = []
+    }
   }
 
   #own (): GenericRow[] {
@@ -60,7 +79,16 @@ export class RowTable {
     return this.#rows
   }
 
-  get size (): number { return this.#rows.length }
+  /** The rows as columns (compact tables only; null otherwise), with the pending changes applied. */
+  compact (): CompactTable | null {
+    if (this.#compact !== null && this.#pending !== null) {
+      this.#compact = this.#compact.with(this.#pending)
+      this.#pending = null
+    }
+    return this.#compact
+  }
+
+  get size (): number { return this.compact()?.size ?? this.#rows.length }
 
   /** Index of `id`, or -(insertion point) - 1. */
   #find (id: string): number {
@@ -78,23 +106,29 @@ export class RowTable {
   }
 
   get (id: string): GenericRow | undefined {
+    if (this.#compact !== null) {
+      const p = this.#pending?.get(id)
+      return p !== undefined ? (p ?? undefined) : this.#compact.get(id)
+    }
     const i = this.#find(id)
     return i >= 0 ? this.#rows[i] : undefined
   }
 
   set (id: string, row: GenericRow): void {
+    if (this.#compact !== null) { (this.#pending ??= new Map()).set(id, row); return }
     const i = this.#find(id)
     if (i >= 0) this.#own()[i] = row
     else this.#own().splice(-i - 1, 0, row)
   }
 
   delete (id: string): void {
+    if (this.#compact !== null) { (this.#pending ??= new Map()).set(id, null); return }
     const i = this.#find(id)
     if (i >= 0) this.#own().splice(i, 1)
   }
 
   /** A copy of the rows, sorted by id. */
-  rows (): GenericRow[] { return this.#rows.slice() }
+  rows (): GenericRow[] { return this.compact()?.rows() ?? this.#rows.slice() }
 }
 
 /** Foreign-key fields whose `{ id }` names a row of a table kept here. */
@@ -112,10 +146,41 @@ function internForeignIds (tables: ReadonlyMap<string, RowTable>, rows: readonly
     for (const [field, table] of FOREIGN) {
       const fk = row[field] as { id?: unknown } | null | undefined
       if (fk === null || typeof fk !== 'object' || typeof fk.id !== 'string') continue
-      const target = tables.get(table)?.get(fk.id)
+      const t = tables.get(table)
+      if (t === undefined || t.compact() !== null) continue // a compact table keeps no id strings
+      const target = t.get(fk.id)
       if (target !== undefined) fk.id = target.id
     }
   }
+}
+
+/** `entities[t]`: the rows of `c`, built on each read and not kept (readers index them once per compile). */
+function lazyRows (entities: Record<string, GenericRow[]>, t: string, c: CompactTable): void {
+  Object.defineProperty(entities, t, { enumerable: true, configurable: true, get: () => c.rows() })
+}
+
+/**
+ * The tables of a decoded snapshot. The arrays of compact tables are replaced in `snap` by their
+ * lazy view (so the decoded row objects can be collected even if something keeps `snap`), and the
+ * CompactTables are registered for the compile of `snap`.
+ */
+function loadTables (snap: Snapshot): Map<string, RowTable> {
+  const tables = new Map<string, RowTable>()
+  const compact = new Map<string, CompactTable>()
+  // The decoded arrays are adopted, not copied (RowTable copies one before its first change).
+  const put = (t: string, rows: GenericRow[]): void => { tables.set(t, new RowTable(rows, COMPACT_TABLES.has(t))) }
+  put('services', snap.services as unknown as GenericRow[])
+  put('routes', snap.routes as unknown as GenericRow[])
+  const entities = snap.entities ?? {}
+  for (const [t, rows] of Object.entries(entities)) put(t, rows)
+  for (const [t, m] of tables) {
+    const c = m.compact()
+    if (c !== null) { compact.set(t, c); lazyRows(entities, t, c) }
+  }
+  for (const [t, rows] of Object.entries(entities)) if (!compact.has(t)) internForeignIds(tables, rows)
+  internForeignIds(tables, snap.routes as unknown as GenericRow[])
+  setCompactTables(snap, compact)
+  return tables
 }
 
 export class CompileState {
@@ -135,30 +200,28 @@ export class CompileState {
   /** Routes served by the overlay since the last full router build. */
   #replaced = new Set<string>()
 
-  /** From a full snapshot (decoded) and its full compile. */
-  constructor (snap: Snapshot, full: FullCompile, handlers: readonly AnyPluginHandler[] | undefined, nodeId: string) {
+  /**
+   * From a full snapshot (decoded), its full compile and the snapshot's tables (loadTables, built
+   * before the compile so that it reads the compact ones; built here when absent).
+   */
+  constructor (snap: Snapshot, full: FullCompile, handlers: readonly AnyPluginHandler[] | undefined, nodeId: string, tables?: ReadonlyMap<string, RowTable>) {
     this.#handlers = handlers
     this.#nodeId = nodeId
     this.compiled = full.compiled
     this.#services = full.services
     this.#entries = full.entries
-    this.#load(snap)
+    this.#load(snap, tables)
   }
 
   static compile (snap: Snapshot, handlers?: readonly AnyPluginHandler[], nodeId = ''): CompileState {
-    return new CompileState(snap, compileFull(snap, handlers, nodeId), handlers, nodeId)
+    const tables = loadTables(snap)
+    return new CompileState(snap, compileFull(snap, handlers, nodeId), handlers, nodeId, tables)
   }
 
-  #load (snap: Snapshot): void {
+  #load (snap: Snapshot, tables = loadTables(snap)): void {
     this.tables.clear()
     this.#routesOf.clear()
-    // The decoded arrays are adopted, not copied (RowTable copies one before its first change).
-    const put = (t: string, rows: GenericRow[]): void => { this.tables.set(t, new RowTable(rows)) }
-    put('services', snap.services as unknown as GenericRow[])
-    put('routes', snap.routes as unknown as GenericRow[])
-    for (const [t, rows] of Object.entries(snap.entities ?? {})) put(t, rows)
-    for (const [t, rows] of Object.entries(snap.entities ?? {})) internForeignIds(this.tables, rows)
-    internForeignIds(this.tables, snap.routes as unknown as GenericRow[])
+    for (const [t, m] of tables) this.tables.set(t, m)
     for (const r of snap.routes) this.#link(r)
   }
 
@@ -175,18 +238,29 @@ export class CompileState {
     if (sid !== undefined) this.#routesOf.get(sid)?.delete(r.id)
   }
 
-  /** The configuration as a Snapshot (rows sorted by id, as the primary sends them). */
+  /**
+   * The configuration as a Snapshot (rows sorted by id, as the primary sends them). The rows of
+   * compact tables are built only if read; the compile reads their columns (setCompactTables).
+   */
   snapshot (version: number, hash: string): Snapshot {
     const rows = (t: string): GenericRow[] => this.tables.get(t)?.rows() ?? []
     const entities: Record<string, GenericRow[]> = {}
-    for (const t of this.tables.keys()) if (t !== 'services' && t !== 'routes') entities[t] = rows(t)
-    return {
+    const compact = new Map<string, CompactTable>()
+    for (const [t, m] of this.tables) {
+      if (t === 'services' || t === 'routes') continue
+      const c = m.compact()
+      if (c === null) entities[t] = rows(t)
+      else { compact.set(t, c); lazyRows(entities, t, c) }
+    }
+    const snap: Snapshot = {
       version,
       hash,
       services: rows('services') as unknown as ServiceRow[],
       routes: rows('routes') as unknown as RouteRow[],
       entities,
     }
+    setCompactTables(snap, compact)
+    return snap
   }
 
   /**
@@ -208,7 +282,7 @@ export class CompileState {
     const routes: EntityChange[] = []
     for (const c of delta.changes) {
       let m = this.tables.get(c.table)
-      if (m === undefined) this.tables.set(c.table, m = new RowTable())
+      if (m === undefined) this.tables.set(c.table, m = new RowTable([], COMPACT_TABLES.has(c.table)))
       const before = m.get(c.id)
       if (c.table === 'routes' && before !== undefined) this.#unlink(before as unknown as RouteRow)
       if (c.row === null) m.delete(c.id)

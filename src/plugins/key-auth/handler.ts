@@ -45,22 +45,54 @@ interface Prepared {
   readonly inQuery: boolean
   readonly inBody: boolean
   readonly preflight: boolean
-  readonly keys: ReadonlyMap<string, KeyEntry>
+  readonly keys: KeyLookup
   readonly noKey: Failure
   readonly duplicate: Failure
   readonly invalid: Failure
 }
 
-function buildKeys (env: PrepareEnv): Map<string, KeyEntry> {
+/** Key -> entry; over a compact credential table, positions resolved on use (the last 4096 kept). */
+interface KeyLookup { get (key: string): KeyEntry | undefined }
+
+const ENTRY_CACHE = 4096
+
+function expiry (exp: unknown): number {
+  return typeof exp === 'number' && exp > 0 ? exp : 0
+}
+
+function buildKeys (env: PrepareEnv): KeyLookup {
+  const table = env.table?.('keyauth_credentials')
+  const find = table?.indexOf('key') ?? null
+  if (table !== undefined && find !== null) {
+    const consumers = env.consumers
+    let cache = new Map<number, KeyEntry>()
+    return {
+      get (key) {
+        const i = find(key)
+        if (i < 0) return undefined
+        let e = cache.get(i)
+        if (e === undefined) {
+          const cid = table.field(i, 'consumer')
+          e = {
+            cred: table.row(i) as unknown as CredentialRow,
+            consumer: typeof cid === 'string' ? (consumers.byId(cid) ?? null) : null,
+            expiresAt: expiry(table.field(i, 'expires_at')),
+          }
+          if (cache.size >= ENTRY_CACHE) cache = new Map()
+          cache.set(i, e)
+        }
+        return e
+      },
+    }
+  }
   const keys = new Map<string, KeyEntry>()
   for (const row of env.rows('keyauth_credentials')) {
     const key = row.key
     if (typeof key !== 'string') continue
-    const exp = row.expires_at
     keys.set(key, {
       cred: row as unknown as CredentialRow,
       consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
-      expiresAt: typeof exp === 'number' && exp > 0 ? exp : 0,
+      expiresAt: expiry(row.expires_at),
     })
   }
   return keys
