@@ -63,6 +63,8 @@ interface Case {
   heads?: number
   /** Extra assertion on what the upstream got for `req`. */
   check?: (r: RawRequest) => void
+  /** A uWS parser behaviour JavaScript never sees (README "Known limits at the edge"): asserted as it is, per build. */
+  limit?: boolean
   /** A known failure outside the edge: the reason, where the fix belongs. */
   todo?: string
 }
@@ -118,7 +120,7 @@ const cases: Case[] = [
   { id: 'te-fold-list', name: 'Transfer-Encoding `gzip` + obs-fold `,chunked`', kong: '400', proxied: true, data: (p) => post(p, 'Transfer-Encoding: gzip\r\n ,chunked\r\n', '5\r\nhello\r\n0\r\n\r\n'), expect: { '20.30': held, '20.57': refused(400) } },
   { id: 'te-cl0-first', name: 'Content-Length: 0 then Transfer-Encoding: chunked', kong: '400', proxied: true, data: (p, hid) => post(p, 'Content-Length: 0\r\nTransfer-Encoding: chunked\r\n', '5\r\nhello\r\n0\r\n\r\n' + hid), expect: { '20.30': closed, '20.57': refused(400) } },
   { id: 'te-cl0-after', name: 'Transfer-Encoding: chunked then Content-Length: 0', kong: '400', proxied: true, data: (p, hid) => post(p, 'Transfer-Encoding: chunked\r\nContent-Length: 0\r\n', '5\r\nhello\r\n0\r\n\r\n' + hid), expect: { '20.30': closed, '20.57': refused(400) } },
-  { id: 'te-underscore', name: '`Transfer_Encoding: chunked` (underscore)', kong: 'field dropped, 200 (the chunk bytes then read as a request: 400)', proxied: true, data: (p) => post(p, 'Transfer_Encoding: chunked\r\n', '5\r\nhello\r\n0\r\n\r\n'), expect: { '20.30': held, '20.57': refused(400) } },
+  { id: 'te-underscore', name: '`Transfer_Encoding: chunked` (underscore)', kong: 'field dropped, 200 (the chunk bytes then read as a request: 400)', proxied: true, data: (p) => post(p, 'Transfer_Encoding: chunked\r\n', '5\r\nhello\r\n0\r\n\r\n'), expect: { '20.30': held, '20.57': ok('') } },
   { id: 'te-get', name: 'GET with a chunked body: forwarded with a Content-Length', kong: '200', proxied: true, data: (p) => chunkedPost(p, '5\r\nhello\r\n0\r\n\r\n').replace('POST', 'GET'), expect: ok('hello'), check: (r) => assert.equal(r.framing, 'length') },
 
   // ---- Chunked coding (RFC 9112 7.1); parsed by uWS, never seen by Sluice
@@ -134,7 +136,7 @@ const cases: Case[] = [
   { id: 'ch-no-final-crlf', name: 'no CRLF after the last chunk (uWS ends the body at `0\\r\\n`)', kong: 'waits for it', proxied: true, data: (p) => chunkedPost(p, '5\r\nhello\r\n0\r\n'), expect: ok('hello') },
   { id: 'ch-no-final-crlf-hidden', name: 'a request right after `0\\r\\n`', kong: '400', proxied: true, data: (p, hid) => chunkedPost(p, '5\r\nhello\r\n0\r\n' + hid), expect: closed },
   { id: 'ch-long-data', name: 'chunk data longer than its size (uWS skips 2 bytes)', kong: '400', proxied: true, data: (p) => chunkedPost(p, '3\r\nhello\r\n0\r\n\r\n'), expect: ok('hel') },
-  { id: 'ch-long-data-hidden', name: 'a request inside over-long chunk data', kong: '400', proxied: true, data: (p, hid) => chunkedPost(p, '3\r\nhelXX' + hid + '0\r\n\r\n'), expect: closed },
+  { id: 'ch-long-data-hidden', name: 'a request inside over-long chunk data', kong: '400', proxied: true, data: (p, hid) => chunkedPost(p, '3\r\nhelXX' + hid + '0\r\n\r\n'), expect: { '20.30': closed, '20.57': refused(400) } },
   { id: 'ch-data-lf', name: 'chunk data followed by a bare LF', kong: '400', proxied: true, data: (p) => chunkedPost(p, '5\r\nhello\n0\r\n\r\n'), expect: ok('hello') },
   {
     id: 'ch-trailer-framing',
@@ -157,13 +159,13 @@ const cases: Case[] = [
   { id: 'del-value', name: 'DEL in a field value (refused by the upstream client)', kong: '200', proxied: true, data: (p) => field(p, 'X-A: a\x7fb'), expect: refused(400) },
   { id: 'tab-value', name: 'HTAB inside a field value (valid)', kong: '200', proxied: true, data: (p) => field(p, 'X-A: a\tb'), expect: ok(), check: (r) => assert.deepEqual(hdr(r, 'x-a'), ['a\tb']) },
   { id: 'nul-value', name: 'NUL in a field value', kong: '400', proxied: true, data: (p) => field(p, 'X-A: a\0b'), expect: { '20.30': held, '20.57': refused(400) } },
-  { id: 'nul-target', name: 'NUL in the target', kong: '400', proxied: true, data: (p) => get(`${p}\0x`), expect: { '20.30': held, '20.57': refused(400) } },
-  { id: 'ctl-target', name: 'control byte 0x01 in the target', kong: '400', proxied: true, data: (p) => get(`${p}\x01x`), expect: { '20.30': held, '20.57': refused(400) } },
+  { id: 'nul-target', name: 'NUL in the target', kong: '400', proxied: true, data: (p) => get(`${p}\0x`), expect: { '20.30': held, '20.57': refused(505) } },
+  { id: 'ctl-target', name: 'control byte 0x01 in the target', kong: '400', proxied: true, data: (p) => get(`${p}\x01x`), expect: { '20.30': held, '20.57': refused(505) } },
   { id: 'del-target', name: 'DEL in the target', kong: '400', proxied: true, data: (p) => get(`${p}\x7fx`), expect: refused(400) },
-  { id: 'tab-target', name: 'HTAB in the target', kong: '400', proxied: true, data: (p) => get(`${p}\tx`), expect: { '20.30': held, '20.57': refused(400) } },
+  { id: 'tab-target', name: 'HTAB in the target', kong: '400', proxied: true, data: (p) => get(`${p}\tx`), expect: { '20.30': held, '20.57': refused(505) } },
   { id: 'sp-target', name: 'SP in the target (three tokens and more)', kong: '400', proxied: true, data: (p) => get(`${p} x`), expect: { '20.30': held, '20.57': refused(505) } },
   { id: 'frag-target', name: '`#` fragment in the target: forwarded as sent', kong: '200', proxied: true, data: (p) => get(`${p}#f`), expect: ok() },
-  { id: 'rel-target', name: 'target not starting with `/`', kong: '400', proxied: true, data: () => `GET api HTTP/1.1\r\n${H}\r\n`, expect: { '20.30': held, '20.57': refused(400) } },
+  { id: 'rel-target', name: 'target not starting with `/`', kong: '400', proxied: true, data: () => `GET api HTTP/1.1\r\n${H}\r\n`, expect: { '20.30': held, '20.57': refused(505) } },
 
   // ---- Field names (RFC 9110 5.1: token; nginx: space/CTL 400, other bytes ignored)
   { id: 'name-space', name: 'SP inside a field name', kong: '400', proxied: true, data: (p) => field(p, 'X A: 1'), expect: { '20.30': held, '20.57': refused(400) } },
@@ -171,7 +173,16 @@ const cases: Case[] = [
   { id: 'name-ctl', name: 'control byte in a field name', kong: '400', proxied: true, data: (p) => field(p, 'X\x01A: 1'), expect: { '20.30': held, '20.57': refused(400) } },
   { id: 'name-high', name: 'byte 0xE9 in a field name', kong: 'field ignored, 200', proxied: true, data: (p) => Buffer.from(field(p, 'X\xe9A: 1'), 'latin1'), expect: { '20.30': held, '20.57': refused(400) } },
   { id: 'name-token', name: 'field name of token characters `X.A~!#$%&\'*+^`|`', kong: '200', proxied: true, data: (p) => field(p, 'X.A~!#$%&\'*+^`|: 1'), expect: { '20.30': held, '20.57': ok() } },
-  { id: 'name-empty', name: 'empty field name `: 1`', kong: '400', proxied: true, data: (p) => field(p, ': 1'), expect: { '20.30': ok(), '20.57': refused(400) } },
+  { id: 'name-empty', name: 'empty field name `: 1`', kong: '400', proxied: true, data: (p) => field(p, ': 1'), expect: ok() },
+  {
+    id: 'name-empty-cl',
+    name: 'empty field name before Content-Length, request hidden in the body, behind a 404 (known limit: uWS ends the header section at the empty name, the body is read as the next request)',
+    kong: '400',
+    proxied: false,
+    limit: true,
+    data: (p, hid) => `POST ${p} HTTP/1.1\r\n${H}: x\r\nContent-Length: ${hid.length}\r\n\r\n${hid}`,
+    expect: { '20.30': { statuses: [404, 200], state: 'open', upstream: ['smuggled'] }, '20.57': { statuses: [404, 200], state: 'open', upstream: ['smuggled'] } },
+  },
   { id: 'no-colon', name: 'field line without a colon', kong: '200 (nginx: empty value)', proxied: true, data: (p) => field(p, 'XA'), expect: { '20.30': held, '20.57': refused(400) } },
 
   // ---- Request line and versions (RFC 9112 2.3, 3; RFC 9110 2.5)
@@ -179,16 +190,16 @@ const cases: Case[] = [
   { id: 'v-1.10', name: '`HTTP/1.10`', kong: '400', proxied: true, data: (p) => get(p, '', 'HTTP/1.10'), expect: { '20.30': held, '20.57': refused(505) } },
   { id: 'v-01.1', name: '`HTTP/01.1`', kong: '400', proxied: true, data: (p) => get(p, '', 'HTTP/01.1'), expect: { '20.30': held, '20.57': refused(505) } },
   { id: 'v-trail-sp', name: 'SP after the version', kong: '400', proxied: true, data: (p) => get(p, '', 'HTTP/1.1 '), expect: { '20.30': held, '20.57': refused(505) } },
-  { id: 'v-none', name: 'no version (HTTP/0.9 form) followed by fields', kong: '400', proxied: true, data: (p) => `GET ${p}\r\n${H}\r\n`, expect: { '20.30': held, '20.57': refused(505) } },
+  { id: 'v-none', name: 'no version (HTTP/0.9 form) followed by fields', kong: '400', proxied: true, data: (p) => `GET ${p}\r\n${H}\r\n`, expect: held },
   { id: 'extra-token', name: 'a fourth token on the request line', kong: '400', proxied: true, data: (p) => get(p, '', 'HTTP/1.1 x'), expect: { '20.30': held, '20.57': refused(505) } },
-  { id: 'lead-crlf', name: 'an empty line before the request line (RFC 9112 2.2: SHOULD ignore)', kong: '200', proxied: true, data: (p) => '\r\n' + get(p), expect: { '20.30': held, '20.57': refused(505) } },
+  { id: 'lead-crlf', name: 'an empty line before the request line (RFC 9112 2.2: SHOULD ignore)', kong: '200', proxied: true, data: (p) => '\r\n' + get(p), expect: held },
   { id: 'tls-hello', name: 'TLS ClientHello bytes on the plain port', kong: '400', proxied: true, data: () => Buffer.from('160301010001000100030300', 'hex'), expect: { '20.30': held, '20.57': refused(505) } },
-  { id: 'garbage', name: 'garbage line', kong: '400', proxied: true, data: () => 'HELLO\r\n\r\n', expect: { '20.30': held, '20.57': refused(505) } },
+  { id: 'garbage', name: 'garbage line', kong: '400', proxied: true, data: () => 'HELLO\r\n\r\n', expect: held },
   { id: 'authority-form', name: 'CONNECT authority-form', kong: '405', proxied: true, data: () => `CONNECT t:443 HTTP/1.1\r\n${H}\r\n`, expect: { '20.30': held, '20.57': refused(505) } },
 
   // ---- Host (RFC 9112 3.2, 3.2.2)
   { id: 'host-userinfo', name: 'Host `user@evil` (nginx accepts)', kong: '200', proxied: true, data: (p) => `GET ${p} HTTP/1.1\r\nHost: user@evil\r\n\r\n`, expect: ok() },
-  { id: 'host-case-dup', name: 'Host and host', kong: '400', proxied: true, data: (p, hid) => `GET ${p} HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n${hid}`, expect: closed },
+  { id: 'host-case-dup', name: 'Host and host', kong: '400', proxied: true, data: (p, hid) => `GET ${p} HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n${hid}`, expect: { '20.30': closed, '20.57': refused(400) } },
   { id: 'host-empty-dup', name: 'Host, then an empty Host', kong: '400', proxied: true, data: (p) => `GET ${p} HTTP/1.1\r\nHost: a\r\nHost:\r\n\r\n`, expect: refused(400) },
   { id: 'host-abs-mismatch', name: 'absolute-form target whose authority differs from Host', kong: '200 (authority wins)', proxied: true, data: (p) => `GET http://other${p} HTTP/1.1\r\n${H}\r\n`, expect: { '20.30': held, '20.57': refused(505) } },
 
@@ -221,7 +232,7 @@ const cases: Case[] = [
   { id: 'sync-size-junk-hidden', name: 'last chunk `0 junk` then a request, behind a 404', kong: '400', proxied: false, data: (p, hid) => chunkedPost(p, '5\r\nhello\r\n0 junk\r\n\r\n' + hid), expect: { statuses: [404], state: 'closed', upstream: [] }, todo: SYNC_SMUGGLE },
   { id: 'sync-crlf-skip-hidden', name: 'chunk data not followed by CRLF, then a request, behind a 404', kong: '400', proxied: false, data: (p, hid) => chunkedPost(p, '5\r\nhelloXX0\r\n\r\n' + hid), expect: { statuses: [404], state: 'closed', upstream: [] }, todo: SYNC_SMUGGLE },
   { id: 'proxied-trailer-hidden', name: 'request hidden in the trailer section, behind a proxied request', kong: '400', proxied: true, data: (p, hid) => chunkedPost(p, '5\r\nhello\r\n0\r\nXX' + hid), expect: closed },
-  { id: 'refused-then-pipelined', name: 'a request pipelined behind a 400 (repeated Host)', kong: '400, closed', proxied: true, data: (p, hid) => `GET ${p} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n${hid}`, expect: closed },
+  { id: 'refused-then-pipelined', name: 'a request pipelined behind a 400 (repeated Host)', kong: '400, closed', proxied: true, data: (p, hid) => `GET ${p} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n${hid}`, expect: { '20.30': closed, '20.57': refused(400) } },
 ]
 
 function wants (c: Case): Want[] {
@@ -256,7 +267,7 @@ describe(`request smuggling and malformed input (uWS ${BUILD ?? 'unknown'})`, { 
     const opts = c.todo !== undefined ? { todo: c.todo } : {}
     test(`${c.id}: ${c.name}`, opts, async () => {
       const { got, out, reqs } = await run(c)
-      if (process.env.EDGE_PRINT !== undefined) process.stderr.write(`| ${c.id} | ${c.name} | ${BUILD}: ${got.statuses.join(', ') || '-'} ${got.state} upstream=[${got.upstream.join(',')}] | Kong: ${c.kong} |\n`)
+      if (process.env.EDGE_PRINT !== undefined) process.stderr.write(`| ${c.id} | ${c.name} | ${BUILD}: ${got.statuses.join(', ') || '-'} ${got.state} upstream=[${got.upstream.join(',')}] | Kong: ${c.kong} |${c.limit === true ? ' known limit |' : ''}\n`)
       const want = wants(c)
       assert.ok(want.some((w) => matches(got, w)), `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`)
       assert.equal(out.leftover, '', 'every byte the client got belongs to a complete response')
