@@ -10,7 +10,7 @@
 import { acquireQueue, queueParams, type LogQueue } from '../shared/log-queue.ts'
 import { instanceTag } from '../shared/log-plugin.ts'
 import type { ConsumerRow, PluginHandler } from '../types.ts'
-import { datagramTarget, type DatagramTarget } from '../statsd/datagram.ts'
+import { datagramTarget, type DatagramTarget } from '../shared/datagram.ts'
 import { requestFacts } from '../statsd/handler.ts'
 import { STAT_NAME, STAT_TYPE_CODES, type ConsumerIdFn } from '../statsd/metrics.ts'
 import type { RequestFacts } from '../statsd/metrics.ts'

@@ -3,6 +3,7 @@
  * batch to `http_endpoint`, through an undici Pool per (origin, timeout, keepalive) that keeps
  * connections alive for `keepalive` ms and gives up on a silent collector after `timeout` ms
  * (connect, response head and body each). TLS endpoints are not verified (Kong: ssl_verify=false).
+ * The host name resolves through Kong's DNS settings at each new connection (shared/dns-lookup.ts).
  *
  * Request: `method`; `Content-Type: content_type`; `Authorization: Basic <userinfo>` when the URL
  * carries user info; the configured `headers` (never replacing those); body = the entry itself
@@ -13,6 +14,7 @@
  */
 import { Pool } from 'undici'
 import type { BatchHandler } from '../shared/log-queue.ts'
+import { kongLookup } from '../shared/dns-lookup.ts'
 
 export interface HttpLogConfig {
   http_endpoint: string
@@ -63,7 +65,7 @@ function poolFor (origin: string, timeout: number, keepalive: number): Pool {
   if (p === undefined) {
     p = new Pool(origin, {
       connections: 8,
-      connect: { timeout, rejectUnauthorized: false },
+      connect: { timeout, rejectUnauthorized: false, lookup: kongLookup },
       headersTimeout: timeout,
       bodyTimeout: timeout,
       keepAliveTimeout: Math.max(1, keepalive),

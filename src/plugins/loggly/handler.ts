@@ -13,7 +13,7 @@
 import { unsupportedCustomFields } from '../shared/log-plugin.ts'
 import { serializeJson } from '../shared/serialize.ts'
 import type { PluginHandler } from '../types.ts'
-import { datagramTarget, type DatagramTarget } from '../statsd/datagram.ts'
+import { datagramTarget, type DatagramTarget } from '../shared/datagram.ts'
 import { buildSeverities, type SeverityConfig, type Severities } from '../syslog/levels.ts'
 
 export interface LogglyConfig extends SeverityConfig {

@@ -13,7 +13,7 @@ import { serialize } from '../shared/serialize.ts'
 import { log } from '../../common/log.ts'
 import { tcpSinkFor } from '../tcp-log/tcp-sender.ts'
 import type { LogContext, PluginHandler } from '../types.ts'
-import { datagramTarget } from './datagram.ts'
+import { datagramTarget } from '../shared/datagram.ts'
 import { buildMetrics, buildStatusFilter, type Metrics, type RequestFacts, type StatsdMetricsConfig } from './metrics.ts'
 
 export interface StatsdConfig extends StatsdMetricsConfig {

@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { log } from '../../common/log.ts'
-import { datagramTarget, type DatagramTarget } from '../statsd/datagram.ts'
+import { datagramTarget, type DatagramTarget } from '../shared/datagram.ts'
 
 const RESPAWN_MS = 5000
 const MAX_PENDING = 4 * 1024 * 1024

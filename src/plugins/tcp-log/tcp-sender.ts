@@ -14,11 +14,13 @@
  *   verified (Kong: sslhandshake(false, sni, false)).
  * - Bound: when more than MAX_BUFFERED bytes wait in the socket (a collector that accepts but does
  *   not read), new lines are dropped and counted, with one error line per episode.
+ * - The host name resolves through Kong's DNS settings (shared/dns-lookup.ts), at each connect.
  * - Kong's messages: `failed to connect to host:port: <err>`, `failed to send data to ...`.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { log } from '../../common/log.ts'
+import { kongLookup } from '../shared/dns-lookup.ts'
 
 const MAX_BUFFERED = 4 * 1024 * 1024
 
@@ -62,8 +64,8 @@ export class TcpSink {
   #open (): Socket {
     const t = this.target
     const s = t.tls
-      ? tlsConnect({ host: t.host, port: t.port, servername: t.sni ?? (isIP(t.host) === 0 ? t.host : undefined), rejectUnauthorized: false })
-      : netConnect({ host: t.host, port: t.port })
+      ? tlsConnect({ host: t.host, port: t.port, lookup: kongLookup, servername: t.sni ?? (isIP(t.host) === 0 ? t.host : undefined), rejectUnauthorized: false })
+      : netConnect({ host: t.host, port: t.port, lookup: kongLookup })
     this.#socket = s
     this.#connected = false
     s.setNoDelay(true)

@@ -1,6 +1,7 @@
 /**
  * udp-log (kong/plugins/udp-log/handler.lua, PRIORITY 8): each request's serialized log entry
- * (shared/serialize.ts) as one datagram of JSON to `host:port` (udp-sender.ts). The log phase
+ * (shared/serialize.ts) as one datagram of JSON (no newline, as Kong sends it) to `host:port`
+ * (shared/datagram.ts: the name resolved through Kong's dns_* settings). The log phase
  * serializes and hands the datagram to the socket; failures are logged, never retried.
  * `timeout` has nothing to wait for with an unconnected UDP socket. `custom_fields_by_lua` is not
  * supported.
@@ -8,7 +9,7 @@
 import { unsupportedCustomFields } from '../shared/log-plugin.ts'
 import { serializeJson } from '../shared/serialize.ts'
 import type { PluginHandler } from '../types.ts'
-import { udpTargetFor, type UdpTarget } from './udp-sender.ts'
+import { COULD_NOT, datagramTarget, type DatagramTarget } from '../shared/datagram.ts'
 
 export interface UdpLogConfig {
   host: string
@@ -18,7 +19,7 @@ export interface UdpLogConfig {
 }
 
 interface Prepared {
-  readonly target: UdpTarget
+  readonly target: DatagramTarget
 }
 
 export const handler: PluginHandler<UdpLogConfig, Prepared> = {
@@ -26,7 +27,7 @@ export const handler: PluginHandler<UdpLogConfig, Prepared> = {
   priority: 8,
   prepare (conf, env) {
     unsupportedCustomFields('udp-log', conf, env)
-    return { target: udpTargetFor(conf.host, conf.port) }
+    return { target: datagramTarget('udp-log', conf.host, conf.port, COULD_NOT) }
   },
   log (ctx, c) {
     c.target.send(serializeJson(ctx))
