@@ -31,6 +31,14 @@
  *     uWS's idle timeout does), so the client reads the status instead of a reset caused by
  *     closing a socket with unread bytes in it (nginx's lingering close, in effect).
  *
+ * What the edge cannot stop (test/integration/edge-smuggling.test.ts): uWS frames chunked bodies
+ * leniently (a size ends at the first byte <= 0x20, so ` 5` is a last chunk; the two bytes after
+ * chunk data and after the last chunk are skipped unread, so a trailer section becomes the next
+ * request), and ends the header section at an empty field name (`: x`), dropping the fields after it
+ * (Content-Length included). None of it reaches JavaScript. Behind a proxied request the bytes that
+ * follow make uWS close the connection (the request is pending); behind a request the gateway has
+ * already answered in the same turn (404, 405, a plugin's exit), they are dispatched as a request.
+ *
  * Slow bodies (`trackBody`): a sweep every SWEEP_MS over the requests whose body is being read.
  *   - client_body_timeout: no body byte for that long -> 408 and close (nginx), the upstream request
  *     is aborted; after response bytes went out, the connection is closed instead.
