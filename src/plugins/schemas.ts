@@ -154,3 +154,18 @@ export function pluginSubschemas (): Record<string, Subschema> {
   }
   return out
 }
+
+/**
+ * `database = off`: rate-limiting and response-ratelimiting offer no `cluster` policy (Kong's
+ * schemas read kong.configuration.database when they load: `expected one of: local, redis`).
+ * Changes the `one_of` lists in place, so the subschemas already built see it too. Call it once
+ * the configuration is known, before the first validation.
+ */
+export function setDatabaseOff (off: boolean): void {
+  const policies = off ? ['local', 'redis'] : ['local', 'cluster', 'redis']
+  for (const name of ['rate-limiting', 'response-ratelimiting']) {
+    const policy = byName.get(name)?.schema.fields.config.fields?.policy
+    const list = policy?.one_of as unknown[] | undefined
+    if (list !== undefined) list.splice(0, list.length, ...policies)
+  }
+}

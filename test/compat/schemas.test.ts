@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import '../../src/plugins/schemas.ts'
+import { setDatabaseOff } from '../../src/plugins/schemas.ts'
 import { getSchema } from '../../src/db/schema/registry.ts'
 import { processAutoFields } from '../../src/db/schema/process.ts'
 import { validateEntity } from '../../src/db/schema/validate.ts'
@@ -160,4 +160,37 @@ test('36-request-transformer/01-schema_spec', () => {
   ok('request-transformer', { add: { querystring: ['q:$(ERROR())', 'r:$(10 * uri_captures.user1)', 'plain:$(not closed'] } })
   // header values are not compiled by Kong's schema
   ok('request-transformer', { add: { headers: ['X-Write-Attempt:$(shared.written = true)'] } })
+})
+
+test('23-rate-limiting/03-api_spec and 24-response-rate-limiting/03-api_spec: policy cluster is refused with database = off', (t) => {
+  t.after(() => setDatabaseOff(false))
+  assert.equal(ok('rate-limiting', { second: 10 }).policy, 'local')
+  ok('rate-limiting', { second: 10, policy: 'cluster' })
+  setDatabaseOff(true)
+  assert.equal(ok('rate-limiting', { second: 10 }).policy, 'local')
+  assert.equal(err('rate-limiting', { second: 10, policy: 'cluster' }).config.policy, 'expected one of: local, redis')
+  assert.equal(err('response-ratelimiting', { limits: { video: { second: 1 } }, policy: 'cluster' }).config.policy, 'expected one of: local, redis')
+  setDatabaseOff(false)
+  ok('response-ratelimiting', { limits: { video: { second: 1 } }, policy: 'cluster' })
+})
+
+test('15-response-transformer/03-api_spec and 36-request-transformer/03-api_spec', () => {
+  const rt = ok('response-transformer', { remove: { headers: ['just_a_key'], json: ['just_a_key'] } }) as any
+  assert.equal(rt.remove.headers[0], 'just_a_key')
+  ok('response-transformer', { rename: { headers: ['x-request-id:x-custom-request-id'], json: ['old_key:new_key'] } })
+  assert.deepEqual(err('response-transformer', { rename: { headers: ['x-request-idx-custom-request-id'] } }).config.rename.headers, ['invalid value: x-request-idx-custom-request-id'])
+  assert.deepEqual(err('response-transformer', { rename: { headers: ['x-requ,est-id:x-custom-request-id'] } }).config.rename.headers, ["'x-requ,est-id' is not a valid header"])
+  for (const part of ['add', 'replace', 'append']) {
+    assert.deepEqual(err('response-transformer', { [part]: { headers: ['just_a_key'] } }), { config: { [part]: { headers: ['invalid value: just_a_key'] } } })
+    assert.deepEqual(err('request-transformer', { [part]: { headers: ['just_a_key'] } }), { config: { [part]: { headers: ['invalid value: just_a_key'] } } })
+  }
+  ok('request-transformer', { remove: { headers: ['just_a_key'], body: ['just_a_key'], querystring: ['just_a_key'] } })
+  const missing = (keys: string[]): Record<string, string> => Object.fromEntries(keys.map((k) => [k, 'required field missing']))
+  const nulls = (keys: string[]): Record<string, null> => Object.fromEntries(keys.map((k) => [k, null]))
+  const rtKeys = { remove: ['headers', 'json'], rename: ['headers', 'json'], replace: ['headers', 'json', 'json_types'], add: ['headers', 'json', 'json_types'], append: ['headers', 'json', 'json_types'] }
+  assert.deepEqual(err('response-transformer', Object.fromEntries(Object.entries(rtKeys).map(([k, v]) => [k, nulls(v)]))).config,
+    Object.fromEntries(Object.entries(rtKeys).map(([k, v]) => [k, missing(v)])))
+  const rq = ['body', 'headers', 'querystring']
+  const parts = ['remove', 'rename', 'replace', 'add', 'append']
+  assert.deepEqual(err('request-transformer', Object.fromEntries(parts.map((k) => [k, nulls(rq)]))).config, Object.fromEntries(parts.map((k) => [k, missing(rq)])))
 })
