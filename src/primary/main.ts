@@ -29,6 +29,7 @@ import { Shutdown, createReloader, adminStatus, adminInfo, logStarted } from './
 import { RateLimitWriter } from './ratelimit/writer.ts'
 import { rateLimitSettings } from './ratelimit/settings.ts'
 import { registerCollector } from '../metrics/registry.ts'
+import { OAuth2Primary } from '../plugins/oauth2/primary.ts'
 
 export interface PrimaryHandle {
   nodeId: string
@@ -96,6 +97,11 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     })
     shutdown.push(async () => { offRlMetrics() })
     // --- end rate limiting ---
+
+    // --- oauth2 plugin: grants, token lookups and cache invalidations for this node's workers;
+    // up before the first worker, closed after the last one stopped (cleanup runs in reverse).
+    const oauth2 = new OAuth2Primary(config.prefix, ds.pool, node)
+    shutdown.push(async () => { oauth2.close() })
 
     // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
     // /status/ready answers 503 until every worker serves one. Closed after the workers (cleanup runs in reverse).

@@ -15,6 +15,8 @@ import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { freePort } from '../helpers/ports.ts'
 import { startEcho, type Upstream } from '../helpers/upstream.ts'
 import { verifySecret } from '../../src/plugins/oauth2/secret.ts'
+import { onOAuth2Message } from '../../src/plugins/oauth2/primary.ts'
+import type { OAuth2Reply } from '../../src/plugins/oauth2/messages.ts'
 
 let db: TestDb
 let gw: Gateway
@@ -390,4 +392,17 @@ test('anonymous: a failed authentication proceeds as the anonymous consumer', as
   assert.equal(r.json.headers['x-consumer-username'], 'anonymous')
   assert.equal(r.json.headers['x-anonymous-consumer'], 'true')
   assert.equal(r.json.headers['x-authenticated-scope'], undefined)
+})
+
+test('the primary side lives with the node: wired at start-up, gone at stop', async () => {
+  const node = await startGateway(db.settings)
+  const prefix = node.config.prefix
+  const ask = (seq: number): Promise<OAuth2Reply> => new Promise((resolve) => {
+    onOAuth2Message(prefix, {}, { type: 'oauth2', workerId: 0, seq, op: 'lookup', accessToken: `no-such-token-${seq}` }, resolve)
+  })
+  // answered with the node's database from the start (no Admin API request made on this node)
+  assert.deepEqual(await ask(1), { type: 'oauth2-reply', kind: 'result', seq: 1, token: null })
+  await node.stop()
+  // after stop nothing holds the node's (closed) pool: the answer is an error, at once
+  assert.deepEqual(await ask(2), { type: 'oauth2-reply', kind: 'result', seq: 2, error: 'the oauth2 plugin needs a database' })
 })

@@ -2,14 +2,18 @@
  * The primary's side of the oauth2 plugin: answers the workers' OAuth2Requests (messages.ts)
  * with the database, and tells workers when tokens they may have cached changed.
  *
- * One registry per node, keyed by the node's prefix (tests run several nodes in one process):
- * the Admin API start-up attaches the node's pool (admin/routes/oauth2.ts), the supervisor hands
- * over every oauth2 message with a way to answer the worker that sent it (primary/workers.ts).
+ * One OAuth2Primary per node, made by the primary's start-up (primary/main.ts, with the node's
+ * pool and id, before the first worker starts) and closed by its shutdown, as the rate limiter's
+ * writer is. DB-less nodes make none: a worker's message is answered at once with
+ * "the oauth2 plugin needs a database". The supervisor hands over every oauth2 message with a
+ * way to answer the worker that sent it (primary/workers.ts, through onOAuth2Message and the
+ * node's prefix until the Supervisor takes the handler itself, as attachRateLimit does).
  *
  * Invalidation: only a worker that asked for a token can hold it in its cache, so the workers
  * that ever sent a message are the ones told. A write's invalidation (dao-hooks.ts) is held until
  * its transaction's connection is released (after COMMIT or ROLLBACK), so a worker that re-reads
- * at once cannot see the old row again.
+ * at once cannot see the old row again. The DAO hooks are process-wide: the sink is installed
+ * while at least one node runs and tells every node of the process.
  */
 import type { Pool } from '../../db/pool.ts'
 import { daoFor } from '../../db/dao/index.ts'
@@ -20,55 +24,25 @@ import { setInvalidationSink, type Invalidation } from './invalidation.ts'
 import type { OAuth2Reply, OAuth2Request, TokenInfo } from './messages.ts'
 
 type Post = (m: OAuth2Reply) => void
+type WorkerThread = object & { once?: (ev: string, fn: () => void) => unknown }
 
 const fkId = (v: unknown): string | null => {
   const id = (v as { id?: unknown } | null | undefined)?.id
   return typeof id === 'string' ? id : null
 }
 
-/** How long a worker's message waits for the Admin API start-up to attach the pool. */
-const ATTACH_WAIT_MS = 10_000
-
-class Node {
-  env: GrantEnv | null = null
-  readonly workers = new Map<object, Post>()
-  readonly #waiting: Array<(env: GrantEnv | null) => void> = []
-
-  attach (env: GrantEnv): void {
-    this.env = env
-    for (const w of this.#waiting.splice(0)) w(env)
-  }
-
-  ready (): Promise<GrantEnv | null> {
-    if (this.env !== null) return Promise.resolve(this.env)
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => { resolve(null) }, ATTACH_WAIT_MS)
-      timer.unref()
-      this.#waiting.push((env) => { clearTimeout(timer); resolve(env) })
-    })
-  }
-
-  broadcast (inv: Invalidation): void {
-    const msg: OAuth2Reply = { type: 'oauth2-reply', kind: 'invalidate', tokens: inv.tokens, credentials: inv.credentials }
-    for (const post of this.workers.values()) post(msg)
-  }
-}
-
-const nodes = new Map<string, Node>()
+/** Nodes running in this process (one in production; several in tests). */
+const live = new Set<OAuth2Primary>()
+/** The supervisor's way in, by node prefix (see the header). */
+const byPrefix = new Map<string, OAuth2Primary>()
 /** Invalidations waiting for their transaction's connection to be released. */
 const held = new WeakMap<object, Invalidation>()
 
-function nodeFor (key: string): Node {
-  let n = nodes.get(key)
-  if (n === undefined) { n = new Node(); nodes.set(key, n) }
-  return n
-}
-
 function broadcastAll (inv: Invalidation): void {
-  for (const n of nodes.values()) n.broadcast(inv)
+  for (const n of live) n.broadcast(inv)
 }
 
-setInvalidationSink((client, inv) => {
+function sink (client: object, inv: Invalidation): void {
   const prev = held.get(client)
   if (prev !== undefined) { prev.tokens.push(...inv.tokens); prev.credentials.push(...inv.credentials); return }
   const c = client as { release?: (...args: unknown[]) => unknown }
@@ -86,29 +60,63 @@ setInvalidationSink((client, inv) => {
       if (h !== undefined) broadcastAll(h)
     }
   }
-})
-
-/** Admin API start-up: the node's pool and id. */
-export function attachOAuth2 (key: string, pool: Pool, nodeId: string): void {
-  nodeFor(key).attach({ pool, nodeId })
 }
 
-/** A worker's message; `thread` identifies the worker (its Worker object), `post` answers it. */
-export function onOAuth2Message (key: string, thread: object & { once?: (ev: string, fn: () => void) => unknown }, msg: OAuth2Request, post: Post): void {
-  const node = nodeFor(key)
-  if (!node.workers.has(thread)) {
-    node.workers.set(thread, post)
-    thread.once?.('exit', () => { node.workers.delete(thread) })
+export class OAuth2Primary {
+  readonly #env: GrantEnv
+  readonly #prefix: string
+  readonly #workers = new Map<object, Post>()
+  #closed = false
+
+  constructor (prefix: string, pool: Pool, nodeId: string) {
+    this.#env = { pool, nodeId }
+    this.#prefix = prefix
+    if (live.size === 0) setInvalidationSink(sink)
+    live.add(this)
+    byPrefix.set(prefix, this)
   }
-  answer(node, msg).then(post, (err: unknown) => {
-    log.error(`oauth2: ${msg.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    post({ type: 'oauth2-reply', kind: 'result', seq: msg.seq, error: err instanceof Error ? err.message : String(err) })
-  })
+
+  /** A worker's message; `thread` identifies the worker (its Worker object), `post` answers it. */
+  onMessage (thread: WorkerThread, msg: OAuth2Request, post: Post): void {
+    if (this.#closed) { post(failure(msg, 'the node is stopping')); return }
+    if (!this.#workers.has(thread)) {
+      this.#workers.set(thread, post)
+      thread.once?.('exit', () => { this.#workers.delete(thread) })
+    }
+    answer(this.#env, msg).then(post, (err: unknown) => {
+      log.error(`oauth2: ${msg.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      post(failure(msg, err instanceof Error ? err.message : String(err)))
+    })
+  }
+
+  broadcast (inv: Invalidation): void {
+    const msg: OAuth2Reply = { type: 'oauth2-reply', kind: 'invalidate', tokens: inv.tokens, credentials: inv.credentials }
+    for (const post of this.#workers.values()) post(msg)
+  }
+
+  /** Node shutdown (after its workers stopped). */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#workers.clear()
+    live.delete(this)
+    if (byPrefix.get(this.#prefix) === this) byPrefix.delete(this.#prefix)
+    if (live.size === 0) setInvalidationSink(null)
+  }
 }
 
-async function answer (node: Node, msg: OAuth2Request): Promise<OAuth2Reply> {
-  const env = await node.ready()
-  if (env === null) throw new Error('the oauth2 plugin needs a database')
+function failure (msg: OAuth2Request, error: string): OAuth2Reply {
+  return { type: 'oauth2-reply', kind: 'result', seq: msg.seq, error }
+}
+
+/** The supervisor's entry (primary/workers.ts): the message goes to the node's OAuth2Primary. */
+export function onOAuth2Message (prefix: string, thread: WorkerThread, msg: OAuth2Request, post: Post): void {
+  const node = byPrefix.get(prefix)
+  if (node === undefined) { post(failure(msg, 'the oauth2 plugin needs a database')); return }
+  node.onMessage(thread, msg, post)
+}
+
+async function answer (env: GrantEnv, msg: OAuth2Request): Promise<OAuth2Reply> {
   switch (msg.op) {
     case 'lookup':
       return { type: 'oauth2-reply', kind: 'result', seq: msg.seq, token: await lookupToken(env, msg.accessToken) }
