@@ -103,13 +103,22 @@ function transformHeaders (ctx: PluginContext, c: Prepared): void {
   const h = c.headers
   // Kong tests presence against the headers as they were before this plugin.
   const renamePresent = h.rename.map((p) => ctx.getResponseHeader(p.name) !== undefined)
-  const renameValues = h.rename.map((p) => ctx.getResponseHeader(p.name))
+  // every value of a repeated header moves (Kong sets the new name to the whole value table)
+  const all = h.rename.length > 0 ? ctx.getResponseHeaders() : []
+  const renameValues = h.rename.map((p) => {
+    const name = p.name.toLowerCase()
+    const out: string[] = []
+    for (let i = 0; i + 1 < all.length; i += 2) if (all[i]!.toLowerCase() === name) out.push(all[i + 1]!)
+    return out
+  })
   const replacePresent = h.replace.map((p) => ctx.getResponseHeader(p.name) !== undefined)
   const addPresent = h.add.map((p) => ctx.getResponseHeader(p.name) !== undefined)
   for (const p of h.remove) ctx.clearResponseHeader(p.name)
   h.rename.forEach((p, i) => {
     if (renamePresent[i]! && p.value !== null) {
-      ctx.setResponseHeader(p.value, renameValues[i]!)
+      // set the new name, then clear the old one (renaming a header to itself drops it, as in Kong)
+      ctx.clearResponseHeader(p.value)
+      for (const v of renameValues[i]!) ctx.addResponseHeader(p.value, v)
       ctx.clearResponseHeader(p.name)
     }
   })

@@ -43,7 +43,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   quirks: { add: { json: ['slash:a/b', 'back:a\\b', 'n:0x10'], json_types: ['string', 'string', 'number'] }, replace: { json: ['isnull:x'] }, rename: { json: ['same:same'] } },
   headers: {
     remove: { headers: ['h1', 'h2'] },
-    rename: { headers: ['h3:h4', 'h5:h6'] },
+    rename: { headers: ['h3:h4', 'h5:h6', 'h13:h14'] },
     replace: { headers: ['h7:new-value', 'h8:v8'] },
     add: { headers: ['h9:v9', 'h10:v10'] },
     append: { headers: ['h11:v11', 'h12:v12'] },
@@ -131,7 +131,7 @@ test('response-transformer 01/02/04', async (t) => {
   })
 
   await t.test('headers: remove, rename, replace, add, append', async () => {
-    const hs = ['h1:v1', 'h2:v1', 'h3:value to be renamed', 'h5:', 'h7:value 1', 'h8:', 'h10:v1', 'h12:v1']
+    const hs = ['h1:v1', 'h2:v1', 'h3:value to be renamed', 'h5:', 'h7:value 1', 'h8:', 'h10:v1', 'h12:v1', 'h13:a', 'h13:b']
     const r = await get('headers', '{}', hs.map((x) => `&h=${encodeURIComponent(x)}`).join(''))
     assert.equal(r.headers.h1, undefined)
     assert.equal(r.headers.h2, undefined)
@@ -145,6 +145,8 @@ test('response-transformer 01/02/04', async (t) => {
     assert.equal(r.headers.h10, 'v1')
     assert.equal(r.headers.h11, 'v11')
     assert.deepEqual(r.headers.h12, ['v1', 'v12'])
+    assert.equal(r.headers.h13, undefined)
+    assert.deepEqual(r.headers.h14, ['a', 'b'], 'every value of a repeated header is renamed')
     assert.equal(r.headers['content-length'], '2', 'no JSON rule: Content-Length stays')
   })
 
