@@ -10,36 +10,17 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { createTestDb, type TestDb } from '../helpers/pg.ts'
+import { flat, testDatabases } from '../helpers/declarative.ts'
 import { startGateway } from '../helpers/gateway.ts'
-import { flatten, type Flattened } from '../../src/declarative/flatten.ts'
-import { unserialize } from '../../src/declarative/parse.ts'
 import { importIntoDb } from '../../src/declarative/db-import.ts'
 import { exportFromDb } from '../../src/declarative/db-export.ts'
 import { toYaml } from '../../src/declarative/export.ts'
 import { DbError } from '../../src/db/schema/db-errors.ts'
 
 const BIN = new URL('../../bin/sluice.mjs', import.meta.url).pathname
-const dbs: TestDb[] = []
 const dirs: string[] = []
-after(async () => {
-  for (const d of dbs) await d.drop()
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
-
-async function db (): Promise<TestDb> {
-  const d = await createTestDb()
-  dbs.push(d)
-  return d
-}
-
-function flat (text: string): Flattened {
-  const u = unserialize(text)
-  assert.ok(u.ok, u.ok ? '' : u.error)
-  const r = flatten(u.table)
-  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors))
-  return r.value
-}
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+const db = testDatabases()
 
 import { CA_CERT, RSA_CERT as CERT, RSA_KEY as KEY } from './admin-fixtures.ts'
 

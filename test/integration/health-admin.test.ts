@@ -5,10 +5,10 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import { request } from 'undici'
 import { createTestDb, type TestDb } from '../helpers/pg.ts'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
+import { adminCall, until, type AdminAnswer } from '../helpers/admin-api.ts'
+import { healthBackend, type HealthBackend } from '../helpers/health-backend.ts'
 import type { UpstreamHealthMessage } from '../../src/common/health.ts'
 import type { PrimaryToWorker } from '../../src/common/protocol.ts'
 
@@ -16,24 +16,12 @@ let db: TestDb
 let gw: Gateway
 const sent: UpstreamHealthMessage[] = []
 
-/** An upstream server whose `/health` answers `state.status`; counts the probes it gets. */
-interface Flip { server: Server; port: number; status: number; probes: number; hosts: string[] }
-async function flipServer (): Promise<Flip> {
-  const f: Flip = { server: createServer(), port: 0, status: 200, probes: 0, hosts: [] }
-  f.server.on('request', (req, res) => {
-    if (req.url === '/health') { f.probes++; f.hosts.push(String(req.headers.host)); res.statusCode = f.status; res.end(); return }
-    res.end('ok')
-  })
-  await new Promise<void>((resolve) => f.server.listen(0, '127.0.0.1', resolve))
-  f.port = (f.server.address() as { port: number }).port
-  return f
-}
-let s1: Flip
-let s2: Flip
+let s1: HealthBackend
+let s2: HealthBackend
 
 before(async () => {
-  s1 = await flipServer()
-  s2 = await flipServer()
+  s1 = await healthBackend('one')
+  s2 = await healthBackend('two')
   db = await createTestDb()
   gw = await startGateway(db.settings)
   // Observe what the primary posts to its workers (the real posts still happen).
@@ -47,28 +35,11 @@ before(async () => {
 after(async () => {
   await gw?.stop()
   await db?.drop()
-  for (const s of [s1, s2]) await new Promise((resolve) => s?.server.close(resolve))
+  await s1?.close()
+  await s2?.close()
 })
 
-async function call (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await request(gw.admin + path, {
-    method: method as 'GET',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await r.body.text()
-  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
-}
-
-async function until<T> (what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const t0 = Date.now()
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const call = (method: string, path: string, body?: unknown): Promise<AdminAnswer> => adminCall(gw.admin, method, path, body)
 
 const healthOf = async (u: string): Promise<Record<string, any>> => {
   const r = await call('GET', `/upstreams/${u}/health`)
@@ -103,7 +74,7 @@ test('active http checks: a failing /health turns the target UNHEALTHY, recovery
   await until('probes', async () => (s1.probes >= 2 ? true : undefined))
   assert.ok(s1.hosts.every((x) => x === 'probe.example'), s1.hosts.join())
 
-  s1.status = 500
+  s1.health = 500
   h = await until('target 1 UNHEALTHY', async () => { const x = await healthOf('active.test'); return x[t1].health === 'UNHEALTHY' ? x : undefined })
   assert.equal(h[t2].health, 'HEALTHY')
   assert.deepEqual(h[t1].data.weight, { total: 100, available: 0, unavailable: 100 })
@@ -116,15 +87,15 @@ test('active http checks: a failing /health turns the target UNHEALTHY, recovery
   assert.deepEqual(b.json.data.details.weight, { total: 200, available: 100, unavailable: 100 })
 
   // the unhealthy timer keeps probing it; one healthy answer brings it back (successes = 1)
-  s1.status = 200
+  s1.health = 200
   await until('target 1 HEALTHY again', async () => ((await healthOf('active.test'))[t1].health === 'HEALTHY' ? true : undefined))
   assert.ok(sent.some((m) => !m.full && m.entries.some((e) => e.address === t1 && e.healthy)))
 })
 
 test('active type tcp does not probe (Kong runs tcp checks in its stream subsystem only); http does', async () => {
-  const closed = await flipServer()
+  const closed = await healthBackend()
   const port = closed.port
-  await new Promise((resolve) => closed.server.close(resolve))
+  await closed.close()
   const active = { healthy: { interval: 0.1, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } }
   await call('POST', '/upstreams', { name: 'tcp.test', healthchecks: { active: { ...active, type: 'tcp' } } })
   await call('POST', '/upstreams', { name: 'http.test', healthchecks: { active: { ...active, type: 'http', http_path: '/health' } } })

@@ -4,9 +4,9 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { request } from 'undici'
 import { createTestDb, type TestDb } from '../helpers/pg.ts'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
+import { adminCall, until, type AdminAnswer } from '../helpers/admin-api.ts'
 
 let db: TestDb
 let a: Gateway
@@ -24,25 +24,13 @@ after(async () => {
   await db?.drop()
 })
 
-async function call (gw: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await request(gw.admin + path, {
-    method: method as 'GET',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await r.body.text()
-  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
-}
+const call = (gw: Gateway, method: string, path: string, body?: unknown): Promise<AdminAnswer> => adminCall(gw.admin, method, path, body)
 
 async function healthOn (gw: Gateway, target: string, want: string): Promise<void> {
-  const t0 = Date.now()
-  for (;;) {
+  await until(`${gw.admin}: ${target} ${want}`, async () => {
     const r = await call(gw, 'GET', '/upstreams/shared.test/health')
-    const t = (r.json.data as any[]).find((x) => x.target === target)
-    if (t?.health === want) return
-    if (Date.now() - t0 > 15_000) assert.fail(`${gw.admin}: ${target} is ${String(t?.health)}, not ${want}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+    return (r.json.data as any[]).find((x) => x.target === target)?.health === want
+  })
 }
 
 test('cluster: a manual post on one node is applied by the other through balancer:post_health', async () => {

@@ -5,8 +5,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import { request } from 'undici'
 import { startDblessGateway, type DblessGateway } from '../helpers/dbless.ts'
+import { adminCall, until, type AdminAnswer } from '../helpers/admin-api.ts'
 
 let gw: DblessGateway
 let up: Server
@@ -44,11 +44,7 @@ after(async () => {
   await new Promise((resolve) => up?.close(resolve))
 })
 
-async function call (method: string, path: string): Promise<{ status: number; json: any }> {
-  const r = await request(gw.admin + path, { method: method as 'GET' })
-  const text = await r.body.text()
-  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
-}
+const call = (method: string, path: string): Promise<AdminAnswer> => adminCall(gw.admin, method, path)
 
 const healthOf = async (u: string): Promise<string> => (await call('GET', `/upstreams/${u}/health`)).json.data[0].health as string
 
@@ -66,14 +62,7 @@ test('DB-less: manual posts flip a target; unknown targets are 404', async () =>
 
 test('DB-less: active checks run on the primary', async () => {
   status = 503
-  const t0 = Date.now()
-  while (await healthOf('active.test') !== 'UNHEALTHY') {
-    if (Date.now() - t0 > 15_000) assert.fail('never UNHEALTHY')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until('active.test UNHEALTHY', async () => await healthOf('active.test') === 'UNHEALTHY')
   status = 200
-  while (await healthOf('active.test') !== 'HEALTHY') {
-    if (Date.now() - t0 > 30_000) assert.fail('never HEALTHY again')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until('active.test HEALTHY again', async () => await healthOf('active.test') === 'HEALTHY')
 })

@@ -6,33 +6,20 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
 import { request } from 'undici'
 import { createTestDb, type TestDb } from '../helpers/pg.ts'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
-
-interface Backend { server: Server; port: number; name: string; health: number; status: number; served: number }
-async function backend (name: string): Promise<Backend> {
-  const b: Backend = { server: createServer(), port: 0, name, health: 200, status: 200, served: 0 }
-  b.server.on('request', (req, res) => {
-    if (req.url === '/health') { res.statusCode = b.health; res.end(); return }
-    b.served++
-    res.statusCode = b.status
-    res.end(name)
-  })
-  await new Promise<void>((resolve) => b.server.listen(0, '127.0.0.1', resolve))
-  b.port = (b.server.address() as { port: number }).port
-  return b
-}
+import { adminCall, until, type AdminAnswer } from '../helpers/admin-api.ts'
+import { healthBackend, type HealthBackend } from '../helpers/health-backend.ts'
 
 let db: TestDb
 let gw: Gateway
-let b1: Backend
-let b2: Backend
+let b1: HealthBackend
+let b2: HealthBackend
 
 before(async () => {
-  b1 = await backend('one')
-  b2 = await backend('two')
+  b1 = await healthBackend('one')
+  b2 = await healthBackend('two')
   db = await createTestDb()
   gw = await startGateway(db.settings)
 })
@@ -40,18 +27,11 @@ before(async () => {
 after(async () => {
   await gw?.stop()
   await db?.drop()
-  for (const b of [b1, b2]) await new Promise((resolve) => b?.server.close(resolve))
+  await b1?.close()
+  await b2?.close()
 })
 
-async function admin (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await request(gw.admin + path, {
-    method: method as 'GET',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await r.body.text()
-  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
-}
+const admin = (method: string, path: string, body?: unknown): Promise<AdminAnswer> => adminCall(gw.admin, method, path, body)
 
 /** `n` proxied requests to `path`; which backend answered each (its body), and their statuses. */
 async function spread (path: string, n: number): Promise<{ names: Record<string, number>; statuses: number[] }> {
@@ -64,14 +44,6 @@ async function spread (path: string, n: number): Promise<{ names: Record<string,
     names[text] = (names[text] ?? 0) + 1
   }
   return { names, statuses }
-}
-
-async function until (what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const t0 = Date.now()
-  while (!(await fn())) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 test('active checks: a target failing its probes gets no traffic, and gets it back when it recovers', async () => {

@@ -4,10 +4,10 @@
  * export -> import round trip that gives back the same file; tokens are exported, authorization
  * codes are not (Kong marks them `db_export = false`).
  */
-import { after, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTestDb, type TestDb } from '../helpers/pg.ts'
-import { flatten, type Flattened } from '../../src/declarative/flatten.ts'
+import { flat, testDatabases } from '../helpers/declarative.ts'
+import { flatten } from '../../src/declarative/flatten.ts'
 import { unserialize } from '../../src/declarative/parse.ts'
 import { importIntoDb } from '../../src/declarative/db-import.ts'
 import { exportFromDb } from '../../src/declarative/db-export.ts'
@@ -17,22 +17,7 @@ import { daoFor, withWrite } from '../../src/db/dao/index.ts'
 import { getSchema } from '../../src/db/schema/registry.ts'
 
 const NODE_ID = '00000000-0000-4000-8000-000000000001'
-const dbs: TestDb[] = []
-after(async () => { for (const d of dbs) await d.drop() })
-
-async function db (): Promise<TestDb> {
-  const d = await createTestDb()
-  dbs.push(d)
-  return d
-}
-
-function flat (text: string): Flattened {
-  const u = unserialize(text)
-  assert.ok(u.ok, u.ok ? '' : u.error)
-  const r = flatten(u.table)
-  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors))
-  return r.value
-}
+const db = testDatabases()
 
 const CONFIG = `
 _format_version: "3.0"

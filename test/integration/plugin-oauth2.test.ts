@@ -14,6 +14,7 @@ import { createTestDb, type TestDb } from '../helpers/pg.ts'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { freePort } from '../helpers/ports.ts'
 import { startEcho, type Upstream } from '../helpers/upstream.ts'
+import { adminCall, type AdminAnswer } from '../helpers/admin-api.ts'
 import { verifySecret } from '../../src/plugins/oauth2/secret.ts'
 import { onOAuth2Message } from '../../src/plugins/oauth2/primary.ts'
 import type { OAuth2Reply } from '../../src/plugins/oauth2/messages.ts'
@@ -28,15 +29,7 @@ const ids: Record<string, string> = {}
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function admin (method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
-  const r = await request(`${gw.admin}${path}`, {
-    method: method as 'GET',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await r.body.text()
-  return { status: r.statusCode, json: text === '' ? null : JSON.parse(text) }
-}
+const admin = (method: string, path: string, body?: unknown): Promise<AdminAnswer> => adminCall(gw.admin, method, path, body)
 
 interface Res { status: number; headers: Record<string, string | string[] | undefined>; json: Json }
 
