@@ -15,6 +15,7 @@ import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { freePort } from '../helpers/ports.ts'
 import { startEcho, type Upstream } from '../helpers/upstream.ts'
 import { adminCall, type AdminAnswer } from '../helpers/admin-api.ts'
+import { startDblessGateway } from '../helpers/dbless.ts'
 import { verifySecret } from '../../src/plugins/oauth2/secret.ts'
 import { onOAuth2Message } from '../../src/plugins/oauth2/primary.ts'
 import type { OAuth2Reply } from '../../src/plugins/oauth2/messages.ts'
@@ -398,4 +399,29 @@ test('the primary side lives with the node: wired at start-up, gone at stop', as
   await node.stop()
   // after stop nothing holds the node's (closed) pool: the answer is an error, at once
   assert.deepEqual(await ask(2), { type: 'oauth2-reply', kind: 'result', seq: 2, error: 'the oauth2 plugin needs a database' })
+})
+
+test('DB-less: no primary side, so the plugin answers 500 at once (Kong does not support oauth2 without a database)', async () => {
+  const node = await startDblessGateway({
+    declarative: `_format_version: "3.0"
+services:
+- name: s
+  url: http://127.0.0.1:${echo.port}
+  routes:
+  - name: r
+    paths: [/dbless-oauth2]
+  plugins:
+  - name: oauth2
+    config: { enable_client_credentials: true, provision_key: pk }
+`,
+  })
+  try {
+    const t0 = Date.now()
+    const r = await request(`${node.proxy}/dbless-oauth2?access_token=abc`)
+    assert.equal(r.statusCode, 500)
+    assert.deepEqual(await r.body.json(), { message: 'An unexpected error occurred' })
+    assert.ok(Date.now() - t0 < 5000, 'answered without waiting for a database')
+  } finally {
+    await node.stop()
+  }
 })
