@@ -54,6 +54,8 @@ export class DatagramTarget {
   readonly where: string
   readonly #wording: DatagramWording
   #addresses: readonly DnsAddress[] | null
+  /** Address family of each of #addresses (which socket sends to it). */
+  #families: Array<4 | 6> = []
   /** ms epoch: the addresses are asked for again from then on. */
   #until: number
   #next = 0
@@ -70,6 +72,7 @@ export class DatagramTarget {
     this.#wording = wording
     const literal = isIP(host) !== 0
     this.#addresses = literal ? [{ ip: host, ttl: Infinity }] : null
+    if (literal) this.#families = [isIP(host) === 6 ? 6 : 4]
     this.#until = literal ? Infinity : 0
   }
 
@@ -90,7 +93,10 @@ export class DatagramTarget {
       const addresses = peeked === undefined ? await dns.resolve(this.host) : peeked
       if (addresses instanceof Error) throw addresses
       if (addresses.length === 0) throw new Error('no addresses')
-      this.#addresses = addresses
+      if (addresses !== this.#addresses) {
+        this.#addresses = addresses
+        this.#families = addresses.map((x) => (isIP(x.ip) === 6 ? 6 : 4))
+      }
       // A stale answer (served while a refresh runs) is used for this datagram and asked for again next time.
       this.#until = dns.expiresAt(this.host)
     } catch (err) {
@@ -122,10 +128,11 @@ export class DatagramTarget {
 
   #sendNow (data: string | Buffer): void {
     const list = this.#addresses!
-    const a = list.length === 1 ? list[0]! : list[this.#next++ % list.length]!
+    const i = list.length === 1 ? 0 : this.#next++ % list.length
+    const a = list[i]!
     this.#inflight++
     try {
-      socketFor(isIP(a.ip) === 6 ? 6 : 4).send(data, a.port ?? this.port, a.ip, (err) => {
+      socketFor(this.#families[i]!).send(data, a.port ?? this.port, a.ip, (err) => {
         this.#inflight--
         if (err !== null && err !== undefined) log.error(`[${this.tag}] ${this.#wording.send} ${this.where}: ${err.message}`)
       })
