@@ -13,7 +13,7 @@ import { writeHeapSnapshot } from 'node:v8'
 import type { Snapshot } from '../src/common/snapshot.ts'
 import type { CompileState as CS } from '../src/worker/compile-delta.ts'
 import type { AnyPluginHandler } from '../src/plugins/types.ts'
-import type { Balancer } from '../src/worker/balancer/runtime.ts'
+import type { Balancer } from '../src/worker/balancer/balancer.ts'
 
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`
 
@@ -45,7 +45,7 @@ function steps (mark: (step: string) => void, decodeSnapshot: (b: Uint8Array) =>
   const bytes = (workerData as { bytes: Uint8Array }).bytes
   let decoded: Snapshot | null = decodeSnapshot(bytes)
   mark('snapshot decoded')
-  let state: CompileState | null = CompileState.compile(decoded, (workerData as { plugins: boolean }).plugins ? HANDLERS : [], 'n')
+  let state: CS | null = CompileState.compile(decoded, (workerData as { plugins: boolean }).plugins ? HANDLERS : [], 'n')
   // What UpstreamRegistry.reconcile does after every compile: the balancer module drops its index of the snapshot.
   prune(new Set(state.compiled.targets.flatMap((t) => t.balancing === null ? [] : [t.balancing])))
   mark('compiled (decoded snapshot still referenced)')

@@ -61,3 +61,45 @@ export function consumerOf (env: PrepareEnv, cred: { consumer?: { id?: unknown }
   const id = cred.consumer?.id
   return typeof id === 'string' ? (env.consumers.byId(id) ?? null) : null
 }
+
+/** A credential index of one auth plugin: the entry of a credential by its key, username, ... */
+export interface CredentialLookup<E> { get (key: string): E | undefined }
+
+/** Entries kept per index over a compact table (the cache starts over when full). */
+const ENTRY_CACHE = 4096
+
+/**
+ * `table`'s credentials by their string field `field`, built once per snapshot (through env.memo).
+ * Over a compact table (the worker keeps consumers and credentials as columns) the index holds
+ * row positions and `entry` runs on first use of a credential (the last 4096 entries kept): no
+ * object per credential. Otherwise a Map of every entry. `entry` returns undefined for a row that
+ * cannot authenticate; it gets the credential's consumer (null when it has none or it is unknown).
+ */
+export function credentialIndex<E> (env: PrepareEnv, table: string, field: string, entry: (row: Record<string, unknown>, consumer: ConsumerRow | null) => E | undefined): CredentialLookup<E> {
+  const t = env.table?.(table)
+  const find = t?.indexOf(field) ?? null
+  const consumers = env.consumers
+  if (t !== undefined && find !== null) {
+    let cache = new Map<number, E | undefined>()
+    return {
+      get (key) {
+        const i = find(key)
+        if (i < 0) return undefined
+        if (cache.has(i)) return cache.get(i)
+        const cid = t.field(i, 'consumer')
+        const e = entry(t.row(i), typeof cid === 'string' ? (consumers.byId(cid) ?? null) : null)
+        if (cache.size >= ENTRY_CACHE) cache = new Map()
+        cache.set(i, e)
+        return e
+      },
+    }
+  }
+  const out = new Map<string, E>()
+  for (const row of env.rows(table)) {
+    const key = row[field]
+    if (typeof key !== 'string') continue
+    const e = entry(row, consumerOf(env, row as { consumer?: { id?: unknown } | null }))
+    if (e !== undefined) out.set(key, e)
+  }
+  return out
+}

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot } from '../common/snapshot.ts'
 import { compileSnapshot, type CompiledSnapshot } from './compile.ts'
 import { CompileState, OVERLAY_MAX } from './compile-delta.ts'
+import { CompactTable } from './compact-table.ts'
 import { prng, pick, randomRequest, randomRoutes } from '../router/random-routes.fixture.ts'
 
 function service (rnd: () => number, id: string = randomUUID()): ServiceRow {
@@ -139,5 +140,97 @@ describe('compile-delta: deltas give what a full compile of the same rows gives'
     assert.throws(() => state.apply({ base: 5, version: 6, hash: 'b', changes: [{ table: 'routes', id: r.id, row: bad }] }))
     assert.equal(state.compiled, served, 'the compiled snapshot served is untouched')
     assert.throws(() => state.apply({ base: 5, version: 6, hash: 'b', changes: [] }), /broken/)
+  })
+})
+
+describe('compact tables (consumers, credentials as columns)', () => {
+  const consumer = (i: number): GenericRow => ({
+    id: randomUUID(), created_at: 1_700_000_000 + i, updated_at: 1_700_000_000, username: i % 7 === 0 ? null : `user-${i}`,
+    custom_id: i % 3 === 0 ? `c-${i}` : null, tags: i % 5 === 0 ? ['a', `t${i}`] : null,
+  })
+  const sorted = (rows: GenericRow[]): GenericRow[] => rows.slice().sort((a, b) => (a.id < b.id ? -1 : 1))
+
+  it('gives back every row as it came in, finds by id and by string field, and never changes once built', () => {
+    const rows = sorted(Array.from({ length: 500 }, (_, i) => consumer(i)))
+    // Odd rows: a non-ASCII username, a fractional number, a row of another shape, a long string.
+    rows[3] = { ...rows[3]!, username: 'jürgen-ü' }
+    rows[4] = { ...rows[4]!, created_at: 1.5 }
+    rows[5] = { id: rows[5]!.id, username: 'odd-shape', extra: { x: [1] } }
+    rows[6] = { ...rows[6]!, custom_id: 'x'.repeat(5000) }
+    const t = new CompactTable(rows)
+    assert.equal(t.size, 500)
+    assert.deepEqual(t.rows(), rows)
+    for (const r of [rows[0]!, rows[3]!, rows[5]!, rows[499]!]) {
+      assert.deepEqual(t.get(r.id), r)
+      assert.equal(t.id(t.find(r.id)), r.id)
+    }
+    assert.equal(t.get(randomUUID()), undefined)
+    assert.equal(t.get('not-a-uuid'), undefined)
+    assert.equal(t.indexOf('username'), null, 'a table with rows of another shape has no string index')
+    const plain = new CompactTable(rows.filter((_, i) => i !== 5))
+    const byName = plain.indexOf('username')!
+    assert.equal(plain.id(byName('jürgen-ü')), rows[3]!.id)
+    assert.equal(plain.id(byName('user-10')), rows.find((r) => r.username === 'user-10')!.id)
+    assert.equal(byName('user-0'), -1, 'null usernames are not indexed')
+    assert.equal(byName('nobody'), -1)
+    assert.equal(plain.indexOf('created_at'), null)
+    // with(): a new table; the old one still answers as before.
+    const gone = rows[10]!
+    const changed = { ...rows[11]!, username: 'renamed' }
+    const added = consumer(1000)
+    const next = t.with(new Map<string, GenericRow | null>([[gone.id, null], [changed.id, changed], [added.id, added]]))
+    assert.deepEqual(next.rows(), sorted([...rows.filter((r) => r !== gone && r.id !== changed.id), changed, added]))
+    assert.deepEqual(t.rows(), rows)
+    assert.equal(t.get(gone.id)?.id, gone.id)
+  })
+
+  it('ids that are not UUIDs and foreign keys', () => {
+    const rows = sorted([{ id: 'b', consumer: { id: randomUUID() }, key: 'k1' }, { id: 'a', consumer: null, key: 'k2' }, { id: 'c', consumer: { id: randomUUID() }, key: 'k3' }])
+    const t = new CompactTable(rows)
+    assert.deepEqual(t.rows(), rows)
+    assert.equal(t.field(t.find('b'), 'consumer'), (rows[1]!.consumer as { id: string }).id)
+    assert.equal(t.field(t.find('a'), 'consumer'), null)
+    assert.equal(t.find('bb'), -3)
+  })
+
+  it('deltas of consumers and key-auth credentials recompile with the new rows; the served compile keeps its own', () => {
+    const svc: ServiceRow = { ...service(prng(1)), protocol: 'http', enabled: true }
+    const r: RouteRow = { ...route(prng(2), [svc.id]), service: { id: svc.id } }
+    const consumers = sorted(Array.from({ length: 50 }, (_, i) => consumer(i + 1)))
+    const creds = sorted(consumers.map((c, i) => ({ id: randomUUID(), created_at: 1, consumer: { id: c.id }, key: `key-${i}`, tags: null, ttl: null, expires_at: null })))
+    const ka: GenericRow = { id: randomUUID(), name: 'key-auth', enabled: true, protocols: ['http', 'https'], route: null, service: null, consumer: null, config: { key_names: ['apikey'] }, tags: null, created_at: 1, updated_at: 1 }
+    const state = CompileState.compile({ version: 1, hash: 'a', services: [svc], routes: [r], entities: { consumers, keyauth_credentials: creds, plugins: [ka] } })
+    const keysOf = (c: CompiledSnapshot): { get (k: string): { consumer: { id: string; username: unknown } | null; cred: { id: string } } | undefined } => {
+      const step = c.plugins.chainsFor(r.id, svc.id)!.access!.find((s) => s.name === 'key-auth')!
+      return (step.conf as { keys: ReturnType<typeof keysOf> }).keys
+    }
+    const first = state.compiled
+    const c7 = creds.find((c) => c.key === 'key-7')!
+    const owner = consumers.find((c) => c.id === (c7.consumer as { id: string }).id)!
+    assert.equal(keysOf(first).get('key-7')?.consumer?.id, owner.id)
+    assert.equal(keysOf(first).get('key-7')?.cred.id, c7.id)
+    assert.equal(keysOf(first).get('nope'), undefined)
+    const newConsumer = consumer(999)
+    const newCred = { id: randomUUID(), created_at: 2, consumer: { id: newConsumer.id }, key: 'fresh', tags: null, ttl: null, expires_at: null }
+    state.apply({
+      base: 1, version: 2, hash: 'b', changes: [
+        { table: 'consumers', id: owner.id, row: { ...owner, username: 'renamed' } },
+        { table: 'keyauth_credentials', id: creds[0]!.id, row: null },
+        { table: 'consumers', id: newConsumer.id, row: newConsumer },
+        { table: 'keyauth_credentials', id: newCred.id, row: newCred },
+      ],
+    })
+    assert.equal(state.lastPath, 'recompiled')
+    const next = keysOf(state.compiled)
+    assert.equal(next.get('key-7')?.consumer?.username, 'renamed')
+    assert.equal(next.get(creds[0]!.key as string), undefined)
+    assert.equal(next.get('fresh')?.consumer?.id, newConsumer.id)
+    // The compile served before the delta answers from its own tables.
+    assert.equal(keysOf(first).get('key-7')?.consumer?.username, owner.username)
+    assert.equal(keysOf(first).get(creds[0]!.key as string)?.cred.id, creds[0]!.id)
+    assert.equal(keysOf(first).get('fresh'), undefined)
+    const snap = state.snapshot(2, 'b')
+    assert.equal(snap.entities.consumers!.length, 51)
+    assert.deepEqual(snap.entities.keyauth_credentials!.map((c) => c.id), sorted([...creds.slice(1), newCred]).map((c) => c.id))
   })
 })

@@ -18,6 +18,8 @@
  * throw the state is unusable (`broken`): the worker asks the primary for a full snapshot and
  * ignores deltas until it arrives.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot, SnapshotDelta } from '../common/snapshot.ts'
 import type { AnyPluginHandler } from '../plugins/types.ts'
 import type { RouterEntry } from '../router/types.ts'
@@ -154,6 +156,41 @@ function internForeignIds (tables: ReadonlyMap<string, RowTable>, rows: readonly
   }
 }
 
+/** Compact-table rows from which a compile is followed by a full GC (collect()). */
+export const COLLECT_ROWS = 20_000
+
+let gcFn: (() => void) | null | undefined
+
+/**
+ * A full GC, once a big snapshot is compiled. V8 collects the old generation only when it grows
+ * past its limit, and a serving worker promotes little: the decoded snapshot (about 60 MiB of rows
+ * at 100,000 consumers, dead once the compact tables are built) would otherwise stay in the heap,
+ * and in the worker's resident memory, until then. The gc function comes from a context created
+ * with --expose-gc set for that moment only (nothing else sees the flag).
+ */
+function collect (): void {
+  if (gcFn === undefined) {
+    const own = (globalThis as { gc?: () => void }).gc
+    try {
+      if (own !== undefined) gcFn = own
+      else {
+        setFlagsFromString('--expose-gc')
+        gcFn = runInNewContext('gc') as () => void
+        setFlagsFromString('--no-expose-gc')
+      }
+    } catch {
+      gcFn = null
+    }
+  }
+  gcFn?.()
+}
+
+function compactRows (tables: ReadonlyMap<string, RowTable>): number {
+  let n = 0
+  for (const t of COMPACT_TABLES) n += tables.get(t)?.size ?? 0
+  return n
+}
+
 /** `entities[t]`: the rows of `c`, built on each read and not kept (readers index them once per compile). */
 function lazyRows (entities: Record<string, GenericRow[]>, t: string, c: CompactTable): void {
   Object.defineProperty(entities, t, { enumerable: true, configurable: true, get: () => c.rows() })
@@ -177,7 +214,7 @@ function loadTables (snap: Snapshot): Map<string, RowTable> {
     const c = m.compact()
     if (c !== null) { compact.set(t, c); lazyRows(entities, t, c) }
   }
-  for (const [t, rows] of Object.entries(entities)) if (!compact.has(t)) internForeignIds(tables, rows)
+  for (const t of Object.keys(entities)) if (!compact.has(t)) internForeignIds(tables, entities[t]!) // (a compact table's getter would build its rows)
   internForeignIds(tables, snap.routes as unknown as GenericRow[])
   setCompactTables(snap, compact)
   return tables
@@ -215,10 +252,12 @@ export class CompileState {
 
   static compile (snap: Snapshot, handlers?: readonly AnyPluginHandler[], nodeId = ''): CompileState {
     const tables = loadTables(snap)
-    return new CompileState(snap, compileFull(snap, handlers, nodeId), handlers, nodeId, tables)
+    const state = new CompileState(snap, compileFull(snap, handlers, nodeId), handlers, nodeId, tables)
+    if (compactRows(tables) >= COLLECT_ROWS) collect()
+    return state
   }
 
-  #load (snap: Snapshot, tables = loadTables(snap)): void {
+  #load (snap: Snapshot, tables: ReadonlyMap<string, RowTable> = loadTables(snap)): void {
     this.tables.clear()
     this.#routesOf.clear()
     for (const [t, m] of tables) this.tables.set(t, m)
@@ -302,6 +341,7 @@ export class CompileState {
       this.compiled = full.compiled
       this.lastPath = 'recompiled'
       this.broken = false
+      if (compactRows(this.tables) >= COLLECT_ROWS) collect()
       return { compiled: full.compiled, tls: tls ? snap : null }
     }
     this.compiled = compiled

@@ -32,7 +32,7 @@ interface Prepared {
   readonly groups: readonly string[]
   readonly hide: boolean
   readonly alwaysAuthenticated: boolean
-  readonly byConsumer: ReadonlyMap<string, ConsumerGroups>
+  readonly byConsumer: GroupLookup
   /** Verdict per consumer groups object: true (blocked) or the header value. */
   readonly verdicts: Map<ConsumerGroups, true | string>
 }
@@ -40,7 +40,55 @@ interface Prepared {
 const EMPTY_GROUPS: ConsumerGroups = { list: [], set: new Set(), joined: '' }
 const FORBIDDEN = 'You cannot consume this service'
 
-function buildGroups (env: PrepareEnv): Map<string, ConsumerGroups> {
+/** Consumer id -> groups. */
+interface GroupLookup { get (consumerId: string): ConsumerGroups | undefined }
+
+const GROUPS_CACHE = 4096
+
+/**
+ * Consumer id -> groups, in row order. Equal group lists share one object (the verdict cache is
+ * keyed by it). Over a compact acls table: row positions sorted by consumer id, groups gathered on
+ * first use of a consumer (the last 4096 kept); a Map per consumer otherwise.
+ */
+function buildGroups (env: PrepareEnv): GroupLookup {
+  const interned = new Map<string, ConsumerGroups>()
+  const intern = (list: string[]): ConsumerGroups => {
+    const k = list.join('\n')
+    let g = interned.get(k)
+    if (g === undefined) interned.set(k, g = { list, set: new Set(list), joined: list.join(', ') })
+    return g
+  }
+  const t = env.table?.('acls')
+  if (t !== undefined) {
+    const owner = (i: number): string | null => { const id = t.field(i, 'consumer'); return typeof id === 'string' ? id : null }
+    const ids: Array<string | null> = []
+    const kept: number[] = []
+    for (let i = 0; i < t.size; i++) {
+      const id = owner(i)
+      if (id !== null && typeof t.field(i, 'group') === 'string') { kept.push(i); ids[i] = id }
+    }
+    kept.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : a - b))
+    const perm = Int32Array.from(kept)
+    let cache = new Map<string, ConsumerGroups | undefined>()
+    return {
+      get (consumerId) {
+        if (cache.has(consumerId)) return cache.get(consumerId)
+        let lo = 0
+        let hi = perm.length
+        while (lo < hi) { // first position whose consumer is >= consumerId
+          const mid = (lo + hi) >>> 1
+          if (owner(perm[mid]!)! < consumerId) lo = mid + 1
+          else hi = mid
+        }
+        const list: string[] = []
+        for (let k = lo; k < perm.length && owner(perm[k]!) === consumerId; k++) list.push(t.field(perm[k]!, 'group') as string)
+        const g = list.length === 0 ? undefined : intern(list)
+        if (cache.size >= GROUPS_CACHE) cache = new Map()
+        cache.set(consumerId, g)
+        return g
+      },
+    }
+  }
   const lists = new Map<string, string[]>()
   for (const row of env.rows('acls')) {
     const id = (row.consumer as { id?: unknown } | null)?.id
@@ -51,7 +99,7 @@ function buildGroups (env: PrepareEnv): Map<string, ConsumerGroups> {
     else l.push(group)
   }
   const out = new Map<string, ConsumerGroups>()
-  for (const [id, list] of lists) out.set(id, { list, set: new Set(list), joined: list.join(', ') })
+  for (const [id, list] of lists) out.set(id, intern(list))
   return out
 }
 

@@ -9,7 +9,7 @@
  * X-Credential-Identifier is the credential's username. Usernames are indexed once per snapshot.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { consumerOf, prepareAnonymous, setAnonymous, setConsumer, type Anonymous } from '../auth-consumer.ts'
+import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 
 export interface BasicAuthConfig {
@@ -30,25 +30,23 @@ interface Prepared {
   readonly anonymous: Anonymous | null
   readonly hide: boolean
   readonly headers: FlatHeaders
-  readonly users: ReadonlyMap<string, Entry>
+  readonly users: CredentialLookup<Entry>
 }
 
-function buildUsers (env: PrepareEnv): Map<string, Entry> {
-  const users = new Map<string, Entry>()
-  for (const row of env.rows('basicauth_credentials')) {
+function buildUsers (env: PrepareEnv): CredentialLookup<Entry> {
+  return credentialIndex(env, 'basicauth_credentials', 'username', (row, consumer) => {
     const username = row.username
     const password = row.password
-    const consumer = row.consumer as { id?: unknown } | null
-    if (typeof username !== 'string' || typeof password !== 'string' || typeof consumer?.id !== 'string') continue
-    users.set(username, {
+    const consumerId = (row.consumer as { id?: unknown } | null)?.id
+    if (typeof username !== 'string' || typeof password !== 'string' || typeof consumerId !== 'string') return undefined
+    return {
       cred: row as unknown as CredentialRow,
-      consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
-      consumerId: Buffer.from(consumer.id),
+      consumer,
+      consumerId: Buffer.from(consumerId),
       hash: Buffer.from(password.toLowerCase(), 'latin1'),
       username,
-    })
-  }
-  return users
+    }
+  })
 }
 
 const BASIC = /\s*[Bb]asic\s*(.+)/

@@ -15,7 +15,7 @@
  * `name:`. X-Credential-Identifier is the credential's username.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { consumerOf, prepareAnonymous, setAnonymous, setConsumer, type Anonymous } from '../auth-consumer.ts'
+import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 
 export interface HmacAuthConfig {
@@ -43,7 +43,7 @@ interface Prepared {
   readonly enforce: readonly string[]
   readonly algorithms: ReadonlySet<string>
   readonly headers: FlatHeaders
-  readonly users: ReadonlyMap<string, Credential>
+  readonly users: CredentialLookup<Credential>
 }
 
 const DIGEST_OF: Record<string, string> = {
@@ -54,19 +54,13 @@ const NEEDS_DATE = 'HMAC signature cannot be verified, a valid date or x-date he
 const NOT_VALID = 'HMAC signature cannot be verified'
 const NOT_SAME = 'HMAC signature does not match'
 
-function buildUsers (env: PrepareEnv): Map<string, Credential> {
-  const out = new Map<string, Credential>()
-  for (const row of env.rows('hmacauth_credentials')) {
-    const username = row.username
-    if (typeof username !== 'string') continue
-    out.set(username, {
-      row: row as unknown as CredentialRow,
-      username,
-      consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
-      secret: Buffer.from(typeof row.secret === 'string' ? row.secret : ''),
-    })
-  }
-  return out
+function buildUsers (env: PrepareEnv): CredentialLookup<Credential> {
+  return credentialIndex(env, 'hmacauth_credentials', 'username', (row, consumer) => ({
+    row: row as unknown as CredentialRow,
+    username: row.username as string,
+    consumer,
+    secret: Buffer.from(typeof row.secret === 'string' ? row.secret : ''),
+  }))
 }
 
 interface Params { readonly username: string; readonly algorithm: string; readonly headers: string[]; readonly signature: string }

@@ -14,7 +14,7 @@
  * of key material. X-Credential-Identifier is the secret's `key`.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { consumerOf, prepareAnonymous, setAnonymous, setConsumer, type Anonymous } from '../auth-consumer.ts'
+import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 import { decodeBase64Url, decodeJwt, verifyClaims, verifySignature } from './token.ts'
 
@@ -54,7 +54,7 @@ interface Prepared {
   readonly anonymous: Anonymous | null
   readonly preflight: boolean
   readonly maxExp: number
-  readonly secrets: ReadonlyMap<string, Secret>
+  readonly secrets: CredentialLookup<Secret>
   readonly base: FlatHeaders
   readonly withError: FlatHeaders
   readonly msgNoClaim: string
@@ -62,11 +62,9 @@ interface Prepared {
   readonly msgNoCredentials: string
 }
 
-function buildSecrets (env: PrepareEnv): Map<string, Secret> {
-  const out = new Map<string, Secret>()
-  for (const row of env.rows('jwt_secrets')) {
-    const key = row.key
-    if (typeof key !== 'string') continue
+function buildSecrets (env: PrepareEnv): CredentialLookup<Secret> {
+  return credentialIndex(env, 'jwt_secrets', 'key', (row, consumer) => {
+    const key = row.key as string
     const algorithm = typeof row.algorithm === 'string' ? row.algorithm : 'HS256'
     const symmetric = algorithm.startsWith('HS')
     const secret = typeof row.secret === 'string' ? row.secret : null
@@ -79,19 +77,18 @@ function buildSecrets (env: PrepareEnv): Map<string, Secret> {
         badPublicKey = true
       }
     }
-    out.set(key, {
+    return {
       row: row as unknown as CredentialRow,
       key,
-      consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
+      consumer,
       algorithm,
       symmetric,
       hmacKey: secret === null ? null : Buffer.from(secret),
       hmacKeyBase64: secret === null ? null : decodeBase64Url(secret),
       publicKey,
       badPublicKey,
-    })
-  }
-  return out
+    }
+  })
 }
 
 function prepare (c: JwtConfig, env: PrepareEnv): Prepared {

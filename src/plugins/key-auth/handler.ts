@@ -11,7 +11,7 @@
  * Keys are indexed once per snapshot (key -> credential + consumer): a lookup is one Map get.
  * `expires_at` (epoch seconds, from a credential's ttl) is honoured at request time.
  */
-import { consumerOf, prepareAnonymous, setAnonymous, setConsumer, type Anonymous } from '../auth-consumer.ts'
+import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, ParsedBody, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 
 export interface KeyAuthConfig {
@@ -45,57 +45,22 @@ interface Prepared {
   readonly inQuery: boolean
   readonly inBody: boolean
   readonly preflight: boolean
-  readonly keys: KeyLookup
+  readonly keys: CredentialLookup<KeyEntry>
   readonly noKey: Failure
   readonly duplicate: Failure
   readonly invalid: Failure
 }
 
-/** Key -> entry; over a compact credential table, positions resolved on use (the last 4096 kept). */
-interface KeyLookup { get (key: string): KeyEntry | undefined }
-
-const ENTRY_CACHE = 4096
-
 function expiry (exp: unknown): number {
   return typeof exp === 'number' && exp > 0 ? exp : 0
 }
 
-function buildKeys (env: PrepareEnv): KeyLookup {
-  const table = env.table?.('keyauth_credentials')
-  const find = table?.indexOf('key') ?? null
-  if (table !== undefined && find !== null) {
-    const consumers = env.consumers
-    let cache = new Map<number, KeyEntry>()
-    return {
-      get (key) {
-        const i = find(key)
-        if (i < 0) return undefined
-        let e = cache.get(i)
-        if (e === undefined) {
-          const cid = table.field(i, 'consumer')
-          e = {
-            cred: table.row(i) as unknown as CredentialRow,
-            consumer: typeof cid === 'string' ? (consumers.byId(cid) ?? null) : null,
-            expiresAt: expiry(table.field(i, 'expires_at')),
-          }
-          if (cache.size >= ENTRY_CACHE) cache = new Map()
-          cache.set(i, e)
-        }
-        return e
-      },
-    }
-  }
-  const keys = new Map<string, KeyEntry>()
-  for (const row of env.rows('keyauth_credentials')) {
-    const key = row.key
-    if (typeof key !== 'string') continue
-    keys.set(key, {
-      cred: row as unknown as CredentialRow,
-      consumer: consumerOf(env, row as { consumer?: { id?: unknown } }),
-      expiresAt: expiry(row.expires_at),
-    })
-  }
-  return keys
+function buildKeys (env: PrepareEnv): CredentialLookup<KeyEntry> {
+  return credentialIndex(env, 'keyauth_credentials', 'key', (row, consumer) => ({
+    cred: row as unknown as CredentialRow,
+    consumer,
+    expiresAt: expiry(row.expires_at),
+  }))
 }
 
 function prepare (c: KeyAuthConfig, env: PrepareEnv): Prepared {
