@@ -227,13 +227,13 @@ function pickAndSend (ctx: RequestContext, a: Attempt): void {
   if (held !== null) releasePool(held)
   // Host per try (Kong set_host_header): the peer's name unless preserve_host or a plugin set it.
   if (!route.preserveHost && ctx.upstreamHost === null) ctx.upstreamHeaders![1] = sb.https ? addr.hostHttps : addr.hostHttp
+  const now = performance.now()
   if (ctx.tries === 0) {
-    const now = performance.now()
     ctx.tUpstream = now
     ctx.proxyLatency = Math.round(now - ctx.t0)
   }
   ctx.tries++
-  a.tStart = performance.now()
+  a.tStart = now
   const body = ctx.bodyMode === BODY_BUFFERED ? ctx.bodyBuffer : ctx.bodyMode === BODY_STREAMING ? ctx.bodyStream : null
   try {
     pool.transport.dispatch({

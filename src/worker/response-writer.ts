@@ -58,16 +58,32 @@ function connectionListed (value: string | string[] | undefined): string[] | nul
   return out.length > 0 ? out : null
 }
 
+/** Decimal text of 0..1023 (latencies in ms, statuses): no number-to-string per header. */
+const SMALL = Array.from({ length: 1024 }, (_, i) => String(i))
+function num (n: number): string {
+  return n >= 0 && n < 1024 ? SMALL[n]! : String(n)
+}
+
+/** Whole field lines after a first name given to writeHeader: `X-Kong-Proxy-Latency: ` etc. */
+const PROXY_LATENCY_LINE = '\r\nX-Kong-Proxy-Latency: '
+const REQUEST_ID_LINE = '\r\nX-Kong-Request-Id: '
+
 /** Writes Kong's headers after the upstream ones (the cork is held). */
 function writeKongHeaders (ctx: RequestContext, via: string | null, hasServer: boolean): void {
   const res = ctx.res
   const s = settings
   if (s.hdrVia) res.writeHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
   if (!hasServer && s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
-  if (s.hdrUpstreamLatency) res.writeHeader('X-Kong-Upstream-Latency', String(ctx.upstreamLatency))
-  if (s.hdrProxyLatency) res.writeHeader('X-Kong-Proxy-Latency', String(ctx.proxyLatency))
-  if (s.hdrUpstreamStatus) res.writeHeader('X-Kong-Upstream-Status', String(ctx.upstreamStatus))
-  if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
+  if (s.hdrUpstreamLatency && s.hdrProxyLatency && s.hdrRequestId && !s.hdrUpstreamStatus) {
+    // Kong's default headers: one native call writes the three field lines (uWS writes
+    // `name: value\r\n` as given; the values are digits and hex, never CR or LF).
+    res.writeHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency) + PROXY_LATENCY_LINE + num(ctx.proxyLatency) + REQUEST_ID_LINE + ctx.requestId)
+  } else {
+    if (s.hdrUpstreamLatency) res.writeHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency))
+    if (s.hdrProxyLatency) res.writeHeader('X-Kong-Proxy-Latency', num(ctx.proxyLatency))
+    if (s.hdrUpstreamStatus) res.writeHeader('X-Kong-Upstream-Status', num(ctx.upstreamStatus))
+    if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
+  }
   if (drain.on) res.writeHeader('Connection', 'close')
 }
 
