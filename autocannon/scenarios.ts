@@ -23,7 +23,7 @@
  *   node --import tsx autocannon/scenarios.ts --quick        1 round x 2 s, 1,000 routes / consumers; prints only
  *   --rounds N --duration S --routes N --consumers N --connections N
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cpus, loadavg } from 'node:os'
 import { Agent, request } from 'undici'
@@ -34,7 +34,7 @@ import { processTree, rssBytes, setAffinity } from '../native-bench/lib/proc.ts'
 import { Procs, ROOT, findSbin, median, say, startBare, startNginx, startSluice, startUpstream, which, type Sluice } from './lib/servers.ts'
 import { f0, f1, f2, fx, machineLine, measure, medianOf, treeLine, versionsLine, type Load, type Req } from './lib/bench.ts'
 import { keyOf, requestFor, seed, spread } from './lib/seed.ts'
-import { writeSection } from './lib/report.ts'
+import { mergeSubsections, readSection, writeSection } from './lib/report.ts'
 
 const argv = process.argv.slice(2)
 const quick = argv.includes('--quick')
@@ -120,6 +120,33 @@ async function heapPerWorker (statusPort: number): Promise<Heap[]> {
   return [...by.values()]
 }
 const heapText = (hs: Heap[]): string => hs.map((h) => `${mib(h.used)} used / ${mib(h.total)} committed`).join(', ')
+
+/** The scenario keys (`--only` names) a `### ` subsection of the report shows. */
+function subsectionKeys (heading: string): string[] {
+  const h = heading.slice(4)
+  if (h.startsWith('(a)')) return ['a']
+  if (h.startsWith('(b)')) return ['b']
+  if (h.startsWith('(c)')) return ['c', 'd']
+  if (h.startsWith('(e)')) return ['e']
+  if (h.startsWith('(f)')) return ['f']
+  if (h.startsWith('(g)')) return ['g']
+  if (h.startsWith('p99 at half')) return ['rate']
+  if (h.startsWith('Workers')) return ['a', 'pin']
+  if (h.startsWith('Memory')) return ['memory']
+  if (h.startsWith('Issue 11')) return ['a', 'b', 'd', 'e']
+  return []
+}
+
+/** The last run's results (autocannon/scenarios.json), or null. */
+function previousResults (): { results: Record<string, Load[]>; memory?: unknown } | null {
+  const file = join(ROOT, 'autocannon/scenarios.json')
+  if (!existsSync(file)) return null
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { results: Record<string, Load[]>; memory?: unknown }
+  } catch {
+    return null
+  }
+}
 
 async function main (): Promise<void> {
   const load0 = loadavg()[0]!
@@ -295,6 +322,11 @@ async function main (): Promise<void> {
   say(`memory: ${ROUTES} routes + ${CONSUMERS} consumers: RSS 2 workers ${mib(rss2)}, 1 worker ${mib(rss1)}, per worker ${mib(rss2 - rss1)}; heap per worker ${heapText(heap2)} | ${heapText(heap1)}`)
 
   // ---- report
+  // --only: the cells not re-run keep their figures of the last full run (scenarios.json), so that
+  // tables comparing with them (x (a), issue 11) stay filled; only the re-run subsections are rewritten.
+  const previous = only !== null ? previousResults() : null
+  const measured = new Set(results.keys())
+  if (previous !== null) for (const [id, loads] of Object.entries(previous.results)) if (!results.has(id)) results.set(id, loads)
   const load1 = loadavg()[0]!
   const elapsed = (Date.now() - t0) / 1000
   const row = (id: string, label: string, extra: (m: Load) => string[]): string => {
@@ -442,8 +474,19 @@ ${verdict}
 `
   say('\n' + md)
   if (quick) { say('(--quick: BENCHMARKS.md not written)'); return }
-  writeSection(join(ROOT, 'BENCHMARKS.md'), 'autocannon/scenarios', md, '# Benchmarks\n')
-  writeFileSync(join(ROOT, 'autocannon/scenarios.json'), JSON.stringify({ generatedAt: new Date().toISOString(), rounds, duration, routes: ROUTES, consumers: CONSUMERS, results: Object.fromEntries(results), memory: { rss2, rss1, heap2, heap1, rssS, rssS1, rssSamples } }, null, 1) + '\n')
+  const benchFile = join(ROOT, 'BENCHMARKS.md')
+  let body = md
+  if (only !== null) {
+    const old = existsSync(benchFile) ? readSection(readFileSync(benchFile, 'utf8'), 'autocannon/scenarios') : null
+    const ran = [...only].join(',')
+    body = mergeSubsections(old, md, (h) => subsectionKeys(h).some((k) => only.has(k)), (h) => h.slice(4, 8),
+      `- Re-run with \`--only ${ran}\` on ${new Date().toISOString().slice(0, 10)} (${treeLine()}, load average ${load0.toFixed(1)}-${load1.toFixed(1)}, ${rounds} round(s) x ${duration} s): ` +
+      `only the subsections of ${ran} were rewritten; their ratios against scenarios not re-run use those scenarios' earlier figures.`)
+  }
+  writeSection(benchFile, 'autocannon/scenarios', body, '# Benchmarks\n')
+  const memory = only !== null && !want('memory') && previous?.memory !== undefined ? previous.memory : { rss2, rss1, heap2, heap1, rssS, rssS1, rssSamples }
+  const kept = only !== null ? [...results].filter(([id]) => measured.has(id) || previous?.results[id] !== undefined) : [...results]
+  writeFileSync(join(ROOT, 'autocannon/scenarios.json'), JSON.stringify({ generatedAt: new Date().toISOString(), rounds, duration, routes: ROUTES, consumers: CONSUMERS, ...(only !== null ? { only: [...only] } : {}), results: Object.fromEntries(kept), memory }, null, 1) + '\n')
   say('wrote BENCHMARKS.md (section autocannon/scenarios) and autocannon/scenarios.json')
 }
 

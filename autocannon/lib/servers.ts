@@ -138,6 +138,8 @@ export interface SluiceOptions {
   https?: boolean
   /** ms to wait for the node to serve (default 60 s; 100,000 consumers take longer on a busy machine). */
   timeoutMs?: number
+  /** Run bin/sluice.mjs from this checkout instead of this one (A/B runs against another tree). */
+  root?: string
 }
 
 export interface Sluice {
@@ -168,7 +170,7 @@ export async function startSluice (procs: Procs, o: SluiceOptions): Promise<Slui
   const s = db.settings
   let tail = ''
   const listen = `127.0.0.1:${proxyPort}` + (o.https === true ? `, 127.0.0.1:${tlsPort} ssl` : '')
-  const child = procs.add(spawn(process.execPath, [...(o.nodeArgs ?? ['--max-semi-space-size=32']), join(ROOT, 'bin/sluice.mjs'), 'start', '--foreground'], {
+  const child = procs.add(spawn(process.execPath, [...(o.nodeArgs ?? ['--max-semi-space-size=32']), join(o.root ?? ROOT, 'bin/sluice.mjs'), 'start', '--foreground'], {
     stdio: o.captureLog === true ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
