@@ -32,6 +32,26 @@ describe('regex: Rust syntax to JS', () => {
   it('invalid or unsupported patterns are errors, not throws', () => {
     for (const p of ['/(unclosed', '/[a', '/[a-z&&[^x]]', '/[[:nope:]]']) assert.equal(typeof compilePathRegex(p), 'string', p)
   })
+  it('Rust (Unicode mode): \\d \\w \\s \\b are Unicode-aware; `.` stops at \\n only; POSIX classes stay ASCII', () => {
+    const re = (p: string): RegExp => { const r = compilePathRegex(p); assert.ok(typeof r !== 'string', String(r)); return r.re }
+    assert.equal(re('/n/\\d+$').test('/n/\u0661\u0662'), true) // Arabic-Indic digits are Nd
+    assert.equal(re('/n/\\D$').test('/n/\u0661'), false)
+    assert.equal(re('/w/\\w+$').test('/w/caf\u00e9\u0301'), true)
+    assert.equal(re('/w/[\\w-]+$').test('/w/\u00e9t\u00e9-x'), true)
+    assert.equal(re('/w/\\W$').test('/w/\u00e9'), false)
+    assert.equal(re('/s/a\\sb$').test('/s/a\u0085b'), true) // NEL is White_Space
+    assert.equal(re('/s/\\S$').test('/s/\u0085'), false)
+    assert.equal(re('/b/\\bx').test('/b/x'), true)
+    assert.equal(re('/b/\u00e9\\bx').test('/b/\u00e9x'), false) // é is a word character
+    assert.equal(re('/b/\u00e9\\Bx').test('/b/\u00e9x'), true)
+    assert.equal(re('/dot/.$').test('/dot/\r'), true)
+    assert.equal(re('/dot/.$').test('/dot/\n'), false)
+    assert.equal(re('(?s)/dot/.$').test('/dot/\n'), true)
+    assert.equal(re('/p/[[:digit:]]$').test('/p/\u0661'), false)
+    assert.equal(re('/e/\\\\d$').test('/e/\\d'), true) // an escaped backslash, then `d`
+    assert.equal(re('/c/[\\d.]+$').test('/c/1.\u0662'), true) // `.` in a class is a dot
+    assert.equal(re('/c/[\\d.]+$').test('/c/1x'), false)
+  })
   it('header regexes are lower-cased like Lua string.lower and unanchored', () => {
     const re = compileHeaderRegex('Windows|LINUX')
     assert.ok(typeof re !== 'string')

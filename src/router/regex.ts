@@ -27,7 +27,56 @@ function isAlnum (c: string | undefined): boolean {
 /** Rust regex syntax -> JS source and flags (`u` among them), or an error message. */
 export function translateRegex (pattern: string): Translated | string {
   const t = translateToJs(pattern, 'rust')
-  return t.ok ? { source: t.source, flags: t.flags } : t.error
+  return t.ok ? { source: rustUnicodeClasses(t.source, t.flags), flags: t.flags } : t.error
+}
+
+// Rust's regex crate (Unicode mode, its default) gives these their Unicode meaning; JS keeps them
+// ASCII even with the `u` flag (regex-syntax: perl_word, perl_digit, perl_space).
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}'
+const DIGIT = '\\p{Nd}'
+const SPACE = '\\p{White_Space}'
+
+/**
+ * The JS source `translateToJs` made from a Rust pattern, with `\d \w \s \b` (and their negations)
+ * made Unicode-aware as Rust's are, and `.` made to match `\r`, `\u2028` and `\u2029` (Rust's `.`
+ * stops at `\n` only). `\W` inside a class stays ASCII (a class cannot hold a complement of a
+ * union in `u` mode); the translator writes POSIX classes as ASCII ranges, so they stay ASCII,
+ * as in Rust. Build time only.
+ */
+export function rustUnicodeClasses (source: string, flags: string): string {
+  const dotAll = flags.includes('s')
+  let out = ''
+  let inClass = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!
+    if (c === '\\') {
+      const e = source[i + 1]
+      i++
+      if (e === 'd') out += DIGIT
+      else if (e === 'D') out += '\\P{Nd}'
+      else if (e === 's') out += SPACE
+      else if (e === 'S') out += '\\P{White_Space}'
+      else if (e === 'w') out += inClass ? WORD : `[${WORD}]`
+      else if (e === 'W' && !inClass) out += `[^${WORD}]`
+      else if (e === 'b' && !inClass) out += `(?:(?<=[${WORD}])(?![${WORD}])|(?<![${WORD}])(?=[${WORD}]))`
+      else if (e === 'B' && !inClass) out += `(?:(?<=[${WORD}])(?=[${WORD}])|(?<![${WORD}])(?![${WORD}]))`
+      else out += '\\' + (e ?? '')
+      continue
+    }
+    if (inClass) {
+      if (c === ']') inClass = false
+      out += c
+    } else if (c === '[') {
+      inClass = true
+      out += c
+      // a `]` or `^]` right after `[` is a literal in JS only when escaped; the translator escapes it
+    } else if (c === '.' && !dotAll) {
+      out += '[^\\n]'
+    } else {
+      out += c
+    }
+  }
+  return out
 }
 
 const META = '.^$|()[]{}*+?'
