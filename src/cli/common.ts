@@ -1,17 +1,77 @@
 /** What every command shares: loading the configuration from -c/-p and the environment, the pid file. */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig, type Config } from '../config/load.ts'
+import { DEFAULT_CONF_PATHS, loadConfig, type Config } from '../config/load.ts'
+import { CONFIG_KEYS } from '../config/defaults.ts'
 import { parseAccessLog } from '../common/log.ts'
-import { flag, type Parsed } from './args.ts'
+import { flag, seconds, type Parsed } from './args.ts'
 
-/** `-c FILE` or `--conf FILE`; else SLUICE_CONF; else /etc/sluice/sluice.conf if it exists. */
-export function configFrom (p: Parsed): Config {
+/** --v / --vv (bin/kong's universal options): 0 quiet, 1 verbose, 2 debug. */
+let verbosity = 0
+export function setVerbosity (n: number): void { verbosity = n }
+export function getVerbosity (): number { return verbosity }
+
+/** Kong's CLI log line for --v/--vv: `2025/01/02 03:04:05 [verbose] message`, on stdout. */
+export function verbose (message: string, level: 1 | 2 = 1): void {
+  if (verbosity < level) return
+  const d = new Date()
+  const p2 = (n: number): string => String(n).padStart(2, '0')
+  const stamp = `${d.getFullYear()}/${p2(d.getMonth() + 1)}/${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`
+  process.stdout.write(`${stamp} [${level === 1 ? 'verbose' : 'debug'}] ${message}\n`)
+}
+
+/** The file a command reads: -c/--conf; else SLUICE_CONF; else the first of DEFAULT_CONF_PATHS that exists. */
+export function confFileFrom (p: Parsed): string | null {
   const c = flag(p, 'c', 'conf')
-  let file: string | null = typeof c === 'string' ? c : (process.env.SLUICE_CONF ?? null)
-  if (file === null && existsSync('/etc/sluice/sluice.conf')) file = '/etc/sluice/sluice.conf'
+  if (typeof c === 'string') return c
+  if (process.env.SLUICE_CONF !== undefined && process.env.SLUICE_CONF !== '') return process.env.SLUICE_CONF
+  for (const f of DEFAULT_CONF_PATHS) {
+    if (existsSync(f)) return f
+    verbose(`no config file found at ${f}`)
+  }
+  return null
+}
+
+/** -c/-p, --db-timeout and the environment over the defaults. */
+export function configFrom (p: Parsed, file: string | null = confFileFrom(p)): Config {
+  const overrides: Record<string, string> = {}
   const prefix = flag(p, 'p', 'prefix')
-  return loadConfig({ file, overrides: typeof prefix === 'string' ? { prefix } : {} })
+  if (typeof prefix === 'string') overrides.prefix = prefix
+  if (flag(p, 'db-timeout') !== undefined) overrides.pg_timeout = String(Math.round(seconds(p, ['db-timeout'], 0) * 1000))
+  verbose(file === null ? 'no config file, using the defaults and the environment' : `reading config file at ${file}`)
+  const config = loadConfig({ file, overrides })
+  for (const [k, src] of Object.entries(config.sources)) {
+    if (src === undefined) continue
+    const secret = (CONFIG_KEYS as Record<string, { secret?: boolean }>)[k]?.secret === true
+    verbose(`${k} = ${secret ? '******' : JSON.stringify(config.raw[k as keyof Config['raw']])} (from ${src})`, 2)
+  }
+  verbose(`prefix: ${config.prefix}`)
+  return config
+}
+
+/**
+ * The configuration of the node running at the prefix, as Kong reads <prefix>/.kong_env for stop,
+ * quit, health and drain: `-c` when given; else the file `start` wrote at the prefix (the
+ * environment and -p still apply); else what `configFrom` finds.
+ */
+export function nodeConfigFrom (p: Parsed): Config {
+  const base = configFrom(p)
+  if (typeof flag(p, 'c', 'conf') === 'string') return base
+  const env = runningConfFile(base)
+  if (!existsSync(env)) return base
+  verbose(`reading the running node's configuration at ${env}`)
+  return configFrom(p, env)
+}
+
+/** Kong's name: <prefix>/.kong_env holds the resolved configuration of the node started there. */
+export function runningConfFile (config: Config): string { return join(config.prefix, '.kong_env') }
+
+/** Writes <prefix>/.kong_env (mode 0600: it holds pg_password) after a start or a reload. */
+export function writeRunningConf (config: Config): void {
+  const lines = Object.entries(config.raw).map(([k, v]) => `${k} = ${String(k === 'prefix' ? config.prefix : v).replace(/#/g, '\\#').replace(/[\r\n]+/g, ' ')}`)
+  const file = runningConfFile(config)
+  writeFileSync(`${file}.tmp`, lines.join('\n') + '\n', { mode: 0o600 })
+  renameSync(`${file}.tmp`, file)
 }
 
 export function pidFile (config: Config): string { return join(config.prefix, 'sluice.pid') }

@@ -22,25 +22,8 @@ import { toYaml } from '../declarative/export.ts'
 import { flatten, type Flattened } from '../declarative/flatten.ts'
 import { unserialize } from '../declarative/parse.ts'
 import { KONG_YML } from '../declarative/template.ts'
-import type { Parsed } from './args.ts'
-import { configFrom } from './common.ts'
-
-const USAGE = `Usage: sluice config COMMAND [OPTIONS]
-
-Use declarative configuration files (Kong's format) with Sluice.
-
-Commands:
-  init [FILE]         generate an example config file (default: ./kong.yml)
-  parse FILE          parse and validate a declarative config file, load nothing
-  db_import FILE      import a declarative config file into the database (one transaction)
-  db_export [FILE]    export the database as a declarative config file (default: ./kong.yml, never
-                      over an existing file; - for stdout)
-  keys                list every configuration key with its default
-
-Options:
-  -c, --conf FILE     configuration file
-  -p, --prefix DIR    prefix directory
-`
+import { UsageError, type Parsed } from './args.ts'
+import { nodeConfigFrom as configFrom } from './common.ts'
 
 const PROGRESS_EVERY = 10_000
 
@@ -143,8 +126,12 @@ function init (file: string): number {
   return 0
 }
 
+export const CONFIG_COMMANDS = ['init', 'parse', 'db_import', 'db_export', 'keys'] as const
+
 export async function configCommand (p: Parsed): Promise<number> {
-  const sub = p.positionals[1]
+  const sub = p.positionals[1]?.replace(/-/g, '_')
+  if (sub === undefined) throw new UsageError('expected a command: init, parse, db_import, db_export or keys')
+  if (!(CONFIG_COMMANDS as readonly string[]).includes(sub)) throw new UsageError(`No such command for config: ${p.positionals[1]}`)
   const arg = p.positionals[2]
   switch (sub) {
     case 'keys':
@@ -153,23 +140,16 @@ export async function configCommand (p: Parsed): Promise<number> {
     case 'init':
       return init(arg ?? 'kong.yml')
     case 'parse': {
-      if (arg === undefined) { fail('Error: expected a declarative configuration file; see `sluice config --help`'); return 2 }
+      if (arg === undefined) { fail('Error: expected a declarative configuration file; see `sluice config --help`'); return 1 }
       const config = configFrom(p)
       return parseFile(arg, new Set(enabledPlugins(config.plugins))) === null ? 1 : 0
     }
     case 'db_import':
-    case 'db-import':
-      if (arg === undefined) { fail('Error: expected a declarative configuration file; see `sluice config --help`'); return 2 }
+      if (arg === undefined) { fail('Error: expected a declarative configuration file; see `sluice config --help`'); return 1 }
       return await dbImport(p, arg)
     case 'db_export':
-    case 'db-export':
       return await dbExport(p, arg ?? 'kong.yml')
-    case undefined:
-    case 'help':
-      process.stdout.write(USAGE)
-      return sub === undefined ? 2 : 0
     default:
-      fail(`Error: unknown command '${sub}'\n\n${USAGE}`)
-      return 2
+      return 1
   }
 }

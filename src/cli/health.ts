@@ -12,8 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { Config } from '../config/load.ts'
-import { flag, type Parsed } from './args.ts'
-import { adminUrl, configFrom, runningPid, statusUrl } from './common.ts'
+import { flag, seconds, type Parsed } from './args.ts'
+import { adminUrl, nodeConfigFrom, runningPid, statusUrl } from './common.ts'
 
 interface StatusBody { database?: { reachable?: boolean }; sluice?: { workers?: Array<{ id: number; state: string; snapshot_version: number }> } }
 
@@ -69,10 +69,8 @@ async function inspect (config: Config, readyOnly: boolean): Promise<Report> {
 }
 
 export async function health (p: Parsed): Promise<number> {
-  const config = configFrom(p)
-  const w = flag(p, 'wait')
-  const waitMs = typeof w === 'string' ? Number(w) * 1000 : 0
-  if (!Number.isFinite(waitMs) || waitMs < 0) throw new Error(`--wait expects a number of seconds; got '${String(w)}'`)
+  const config = nodeConfigFrom(p)
+  const waitMs = seconds(p, ['wait'], 0) * 1000
   const readyOnly = flag(p, 'ready') !== undefined
   const deadline = Date.now() + waitMs
   let report = await inspect(config, readyOnly)

@@ -6,11 +6,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConfigError } from '../config/load.ts'
-import { flag, type Parsed } from './args.ts'
+import { flag, seconds, type Parsed } from './args.ts'
 import { configFrom, logSettingErrors, readReloadState, runningPid } from './common.ts'
 
 export async function reload (p: Parsed): Promise<number> {
   const config = configFrom(p)
+  const timeoutMs = seconds(p, ['t', 'timeout'], 90) * 1000
   const errors = logSettingErrors(config)
   if (errors.length > 0) throw new ConfigError(errors)
   const pid = runningPid(config)
@@ -21,8 +22,7 @@ export async function reload (p: Parsed): Promise<number> {
   const asked = Date.now()
   process.kill(pid, 'SIGHUP')
   if (flag(p, 'no-wait') !== undefined) { process.stdout.write('Reload signalled\n'); return 0 }
-  const t = flag(p, 't', 'timeout')
-  const deadline = asked + (typeof t === 'string' ? Number(t) * 1000 : 90_000)
+  const deadline = asked + timeoutMs
   while (Date.now() < deadline) {
     const s = readReloadState(config)
     if (s !== null && s.pid === pid && s.at >= asked) {

@@ -21,21 +21,55 @@ import { ConfigError } from '../config/load.ts'
 import { configureLog, describeTarget, errorLogPath, log, openErrorLog, reopenLogs, resolveLogTarget } from '../common/log.ts'
 import { startPrimary, type PrimaryHandle } from '../primary/main.ts'
 import { flag, type Parsed } from './args.ts'
-import { applyForegroundLogDefaults, configFrom, logSettingErrors, pidFile, reloadStateFile, runningPid, type ReloadState } from './common.ts'
+import { applyForegroundLogDefaults, configFrom, logSettingErrors, pidFile, reloadStateFile, runningConfFile, runningPid, writeRunningConf, type ReloadState } from './common.ts'
 
 export async function start (p: Parsed): Promise<number> {
   const config = configFrom(p)
   const errors = logSettingErrors(config)
   if (errors.length > 0) throw new ConfigError(errors)
+  const daemonChild = process.env.SLUICE_DAEMON_CHILD !== undefined
+  if (!daemonChild) {
+    // Kong's template flags: accepted so that Kong's scripts run, said out loud since nothing applies them.
+    for (const f of ['nginx-conf', 'nginx-conf-flags']) {
+      if (flag(p, f) !== undefined) process.stderr.write(`Warning: --${f} is ignored: Sluice has no nginx configuration template\n`)
+    }
+    // --run-migrations, --lock-timeout: Sluice always bootstraps and migrates at start (under an advisory lock).
+  }
   const pid = runningPid(config)
   if (pid !== null && pid !== process.pid) {
     process.stderr.write(`Error: Sluice is already running at ${config.prefix} (pid ${pid})\n`)
     return 1
   }
   mkdirSync(config.prefix, { recursive: true })
-  const daemonChild = process.env.SLUICE_DAEMON_CHILD !== undefined
-  if (flag(p, 'foreground', 'f') === undefined && !daemonChild) return daemonise(config)
+  if (flag(p, 'foreground', 'f') === undefined && config.daemon && !daemonChild) return daemonise(p, config)
   return foreground(p, config, daemonChild)
+}
+
+/** `sluice restart` (Kong's): stop the node at the prefix if one runs (draining), then start. */
+export async function restart (p: Parsed): Promise<number> {
+  const config = configFrom(p)
+  const errors = logSettingErrors(config)
+  if (errors.length > 0) throw new ConfigError(errors)
+  if (runningPid(config) !== null) {
+    const { stop } = await import('./stop.ts')
+    const code = await stop(p)
+    if (code !== 0) return code
+  }
+  return start(p)
+}
+
+/**
+ * `sluice prepare` (Kong's): checks the configuration and makes the prefix (logs, .kong_env) without
+ * starting. Sluice has no nginx.conf to render; `sluice start --foreground` is what runs the node.
+ */
+export function prepare (p: Parsed): number {
+  const config = configFrom(p)
+  const errors = logSettingErrors(config)
+  if (errors.length > 0) throw new ConfigError(errors)
+  mkdirSync(join(config.prefix, 'logs'), { recursive: true })
+  writeRunningConf(config)
+  process.stdout.write(`Sluice prefix prepared at ${config.prefix}\n`)
+  return 0
 }
 
 function errorLogFile (config: Config): string {
@@ -100,6 +134,7 @@ async function foreground (p: Parsed, config: Config, daemonChild: boolean): Pro
     return 1
   }
   writeFileSync(pidFile(config), `${process.pid}\n`)
+  try { writeRunningConf(config) } catch (err) { log.warn(`could not write ${runningConfFile(config)}: ${(err as Error).message}`) }
   process.send?.({ type: 'ready', pid: process.pid, adminPorts: handle.adminPorts, statusPorts: handle.ops.ports })
   if (process.send !== undefined) process.disconnect?.()
   if (pendingStop !== null) stop(pendingStop)
@@ -132,6 +167,7 @@ async function applyReload (p: Parsed, started: Config, handle: PrimaryHandle): 
   next.prefix = started.prefix
   setUpLogs(next)
   const o = await handle.reload(next)
+  if (o.ok) { try { writeRunningConf(next) } catch (err) { log.warn(`could not write ${runningConfFile(next)}: ${(err as Error).message}`) } }
   writeReloadState(started, { pid: process.pid, at: t0, ok: o.ok, generation: o.generation, message: o.message })
 }
 
@@ -145,13 +181,17 @@ function writeReloadState (config: Config, s: ReloadState): void {
   }
 }
 
-function daemonise (config: Config): Promise<number> {
+function daemonise (p: Parsed, config: Config): Promise<number> {
   const errLog = errorLogFile(config)
   mkdirSync(join(errLog, '..'), { recursive: true })
   // stdio goes to the error log too: what Node itself prints on a fatal error lands there.
   const fd = openSync(errLog, 'a')
   const bin = fileURLToPath(new URL('../../bin/sluice.mjs', import.meta.url))
-  const child = spawn(process.execPath, [...process.execArgv, bin, ...process.argv.slice(2)], {
+  // The child runs `start` with the same options (also when this is `restart`).
+  const args = [...p.argv]
+  const at = args.indexOf(p.positionals[0] ?? 'start')
+  if (at >= 0) args[at] = 'start'
+  const child = spawn(process.execPath, [...process.execArgv, bin, ...args], {
     detached: true,
     stdio: ['ignore', fd, fd, 'ipc'],
     env: { ...process.env, SLUICE_DAEMON_CHILD: '1' },

@@ -7,14 +7,15 @@
  *   drain    Kong's `kong drain`: /status/ready answers 503 from now on; traffic keeps flowing
  *   reopen   SIGUSR1: reopen the logs (logrotate's postrotate)
  */
+import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { Config } from '../config/load.ts'
-import { flag, type Parsed } from './args.ts'
-import { configFrom, runningPid, statusUrl } from './common.ts'
+import { seconds, type Parsed } from './args.ts'
+import { nodeConfigFrom, runningPid, statusUrl } from './common.ts'
 
 function notRunning (config: Config): number {
-  process.stderr.write(`Error: Sluice is not running at ${config.prefix}\n`)
+  process.stderr.write(existsSync(config.prefix) ? `Error: Sluice is not running at ${config.prefix}\n` : `Error: no such prefix: ${config.prefix}\n`)
   return 1
 }
 
@@ -28,20 +29,12 @@ async function exited (pid: number, ms: number): Promise<boolean> {
   }
 }
 
-function seconds (p: Parsed, short: string, long: string, fallback: number): number {
-  const v = flag(p, short, long)
-  if (typeof v !== 'string') return fallback
-  const n = Number(v)
-  if (!Number.isFinite(n) || n < 0) throw new Error(`-${short}/--${long} expects a number of seconds; got '${v}'`)
-  return n
-}
-
 export async function stop (p: Parsed): Promise<number> {
-  const config = configFrom(p)
+  const config = nodeConfigFrom(p)
+  const t = seconds(p, ['t', 'timeout'], (config.drainTimeoutMs + 15_000) / 1000)
   const pid = runningPid(config)
   if (pid === null) return notRunning(config)
   process.kill(pid, 'SIGTERM')
-  const t = seconds(p, 't', 'timeout', (config.drainTimeoutMs + 15_000) / 1000)
   if (await exited(pid, t * 1000)) { process.stdout.write('Sluice stopped\n'); return 0 }
   process.kill(pid, 'SIGKILL')
   process.stderr.write(`Sluice did not stop in time; killed pid ${pid}\n`)
@@ -64,7 +57,7 @@ async function postDrain (config: Config): Promise<boolean> {
 }
 
 export async function drain (p: Parsed): Promise<number> {
-  const config = configFrom(p)
+  const config = nodeConfigFrom(p)
   if (runningPid(config) === null) return notRunning(config)
   try {
     if (!(await postDrain(config))) {
@@ -80,11 +73,11 @@ export async function drain (p: Parsed): Promise<number> {
 }
 
 export async function quit (p: Parsed): Promise<number> {
-  const config = configFrom(p)
+  const config = nodeConfigFrom(p)
+  const timeout = seconds(p, ['t', 'timeout'], 10)
+  const wait = seconds(p, ['w', 'wait'], 0)
   const pid = runningPid(config)
   if (pid === null) return notRunning(config)
-  const timeout = seconds(p, 't', 'timeout', 10)
-  const wait = seconds(p, 'w', 'wait', 0)
   if (wait > 0) {
     try {
       if (await postDrain(config)) process.stdout.write(`Draining: waiting ${wait} s before quitting\n`)
@@ -102,7 +95,7 @@ export async function quit (p: Parsed): Promise<number> {
 }
 
 export function reopen (p: Parsed): number {
-  const config = configFrom(p)
+  const config = nodeConfigFrom(p)
   const pid = runningPid(config)
   if (pid === null) return notRunning(config)
   process.kill(pid, 'SIGUSR1')

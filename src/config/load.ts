@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { CONFIG_KEYS, type ConfigKey, type KeySpec } from './defaults.ts'
 import { parseListen, type Listener } from './listen.ts'
+import { ALIASES, KONG_DIRECTIVE_PREFIXES, KONG_ONLY_KEYS } from './kong-keys.ts'
 
 export class ConfigError extends Error {
   readonly errors: string[]
@@ -64,6 +65,10 @@ export interface Config {
   plugins: string[]
   drainTimeoutMs: number
   nodeId: string | null
+  /** nginx_daemon: `sluice start` daemonises (Kong's KONG_NGINX_DAEMON=off keeps it in the foreground). */
+  daemon: boolean
+  /** Keys the file set that Sluice ignores (Kong-only settings, nginx injections, typos); for `sluice check`. */
+  warnings?: string[]
 }
 
 export interface PgSettings {
@@ -83,25 +88,52 @@ export interface LoadOptions {
   overrides?: Partial<Record<string, string>>
 }
 
-/** `key = value` lines, `#` comments (not inside values after an escaped `\#`), blank lines. */
+/**
+ * kong.conf syntax (Penlight's config reader as Kong uses it): `key = value` lines; lines that
+ * start with `#` or `;` and blank lines are skipped; a line ending in `\` continues on the next;
+ * a trailing `# comment` is dropped unless the `#` is escaped as `\#`; quotes are kept as part of
+ * the value (as Kong does). Characters other than letters, digits and `_` in a key become `_`.
+ */
 export function parseConfFile (text: string, path: string): Array<[string, string, number]> {
-  const out: Array<[string, string, number]> = []
+  // Logical lines first: comment lines skipped, `\` continuations joined.
+  const logical: Array<[string, number]> = []
+  let pending: [string, number] | null = null
   const lines = text.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!
+    const rawLine = lines[i]!
+    if (!/\S/.test(rawLine) || /^\s*[;#]/.test(rawLine)) continue
+    const cont = /\\\s*$/.exec(rawLine)
+    const part = cont === null ? rawLine : rawLine.slice(0, cont.index)
+    pending = pending === null ? [part, i + 1] : [pending[0] + part, pending[1]]
+    if (cont === null) { logical.push(pending); pending = null }
+  }
+  if (pending !== null) logical.push(pending)
+  const out: Array<[string, string, number]> = []
+  for (const [text, lineNo] of logical) {
+    let line = text
     const hash = line.search(/(?<!\\)#/)
     if (hash >= 0) line = line.slice(0, hash)
     line = line.replace(/\\#/g, '#').trim()
     if (line === '') continue
     const eq = line.indexOf('=')
-    if (eq <= 0) throw new ConfigError([`${path}:${i + 1}: expected 'key = value', got '${line}'`])
-    out.push([line.slice(0, eq).trim().toLowerCase(), line.slice(eq + 1).trim(), i + 1])
+    if (eq <= 0) throw new ConfigError([`${path}:${lineNo}: expected 'key = value', got '${line}'`])
+    out.push([line.slice(0, eq).trim().toLowerCase().replace(/\W/g, '_'), line.slice(eq + 1).trim(), lineNo])
   }
   return out
 }
 
 function isKey (k: string): k is ConfigKey {
   return Object.hasOwn(CONFIG_KEYS, k)
+}
+
+/** Where Kong looks for kong.conf when no -c is given; Sluice looks at its own path first. */
+export const DEFAULT_CONF_PATHS = ['/etc/sluice/sluice.conf', '/etc/kong/kong.conf', '/etc/kong.conf'] as const
+
+/** What the file (or env) set that Sluice does not use; `sluice check` prints these. */
+function noteUnused (k: string, where: string, warnings: string[]): void {
+  if (KONG_ONLY_KEYS.has(k)) warnings.push(`${where}: ${k} is a Kong setting Sluice does not implement; ignored`)
+  else if (KONG_DIRECTIVE_PREFIXES.some((p) => k.startsWith(p))) warnings.push(`${where}: ${k} is an nginx directive injection; Sluice has no nginx.conf; ignored`)
+  else warnings.push(`${where}: unknown key ${k}; ignored`)
 }
 
 export function loadConfig (opts: LoadOptions = {}): Config {
@@ -111,34 +143,57 @@ export function loadConfig (opts: LoadOptions = {}): Config {
   for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) raw[k] = CONFIG_KEYS[k].default
 
   const errors: string[] = []
+  const warnings: string[] = []
+  // One layer (file, KONG_*, SLUICE_*, overrides): its own keys first, then Kong's aliases for keys
+  // this layer did not set itself.
+  const layer = (entries: Array<[string, string, string]>, unknownIsError: boolean): void => {
+    const setHere = new Set<string>()
+    const aliased: Array<[string, string, string]> = []
+    for (const [k, v, where] of entries) {
+      if (isKey(k)) { raw[k] = v; sources[k] = where; setHere.add(k); continue }
+      if (Object.hasOwn(ALIASES, k)) { aliased.push([k, v, where]); continue }
+      if (k === 'role' && v.trim() !== '' && v.trim() !== 'traditional') {
+        errors.push(`role (from ${where}): '${v.trim()}' is not supported: Sluice has no hybrid mode (control_plane / data_plane); use role = traditional`)
+        continue
+      }
+      if (k === 'role') continue
+      if (unknownIsError) errors.push(`${k}: unknown configuration key`)
+      else noteUnused(k, where, warnings)
+    }
+    for (const [k, v, where] of aliased) {
+      const a = ALIASES[k]!
+      if (setHere.has(a.to)) continue
+      const value = a.convert === undefined ? v : a.convert(v)
+      if (value === null) { errors.push(`${k} (from ${where}): expected ${a.expected ?? 'a valid value'}; got '${v}'`); continue }
+      raw[a.to] = value
+      sources[a.to] = `${where} as ${k}`
+    }
+  }
   if (opts.file != null) {
     let text: string
     try {
       text = readFileSync(opts.file, 'utf8')
     } catch (err) {
-      throw new ConfigError([`could not read configuration file ${opts.file}: ${(err as Error).message}`])
+      const e = err as NodeJS.ErrnoException
+      throw new ConfigError([e.code === 'ENOENT' ? `no file at: ${opts.file}` : `could not read configuration file ${opts.file}: ${e.message}`])
     }
-    for (const [k, v, line] of parseConfFile(text, opts.file)) {
-      // Unknown keys are kept quiet as Kong does for nginx_* injections, but typos are likelier: warn via errors only for non-nginx keys.
-      if (isKey(k)) { raw[k] = v; sources[k] = `${opts.file}:${line}` } else if (!k.startsWith('nginx_') && !k.startsWith('lua_')) {
-        // Kong ignores unknown keys with a warning; Sluice does the same (collected in Config.warnings by callers if needed).
-      }
-    }
+    layer(parseConfFile(text, opts.file).map(([k, v, line]) => [k, v, `${opts.file}:${line}`]), false)
   }
   for (const prefix of ['KONG_', 'SLUICE_']) {
-    for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
-      const v = env[prefix + k.toUpperCase()]
-      if (v !== undefined) { raw[k] = v; sources[k] = prefix + k.toUpperCase() }
+    const entries: Array<[string, string, string]> = []
+    for (const [name, v] of Object.entries(env)) {
+      if (v === undefined || !name.startsWith(prefix)) continue
+      const k = name.slice(prefix.length).toLowerCase()
+      // Only keys Sluice knows or aliases: KONG_* also names things that are not settings (KONG_VERSION).
+      if (isKey(k) || Object.hasOwn(ALIASES, k) || k === 'role') entries.push([k, v, name])
     }
+    layer(entries, false)
   }
-  for (const [k, v] of Object.entries(opts.overrides ?? {})) {
-    if (v === undefined) continue
-    if (!isKey(k)) { errors.push(`${k}: unknown configuration key`); continue }
-    raw[k] = v
-    sources[k] = 'command line'
-  }
+  layer(Object.entries(opts.overrides ?? {}).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => [k, v, 'command line']), true)
   if (errors.length > 0) throw new ConfigError(errors)
-  return buildConfig(raw, sources)
+  const cfg = buildConfig(raw, sources)
+  cfg.warnings = warnings
+  return cfg
 }
 
 function typed (k: ConfigKey, errors: string[], source?: string): (v: string) => unknown {
@@ -173,7 +228,9 @@ function typed (k: ConfigKey, errors: string[], source?: string): (v: string) =>
       case 'list':
         return splitList(v)
       case 'string':
-        if (spec.oneOf !== undefined && !spec.oneOf.includes(v.trim())) {
+        if (k === 'database' && v.trim() === 'cassandra') {
+          errors.push(`${where}: Cassandra is not supported (Kong dropped it in 3.4); use postgres or off`)
+        } else if (spec.oneOf !== undefined && !spec.oneOf.includes(v.trim())) {
           errors.push(`${where}: expected one of ${spec.oneOf.join(', ')}; got '${v}'`)
         }
         return v.trim()
@@ -281,12 +338,18 @@ export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, 
     plugins: get<string[]>('plugins'),
     drainTimeoutMs: get<number>('drain_timeout'),
     nodeId: get<string>('node_id') || null,
+    daemon: get<boolean>('nginx_daemon'),
   }
   if (cfg.nodeId !== null && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(cfg.nodeId)) {
     errors.push(`node_id: expected a UUID; got '${cfg.nodeId}'`)
   }
   if (database === 'off' && cfg.declarativeConfig === null) {
     // Kong starts DB-less with an empty config; so does Sluice.
+  }
+  for (const [k, allowed] of [['headers', HEADER_TOKENS], ['headers_upstream', UPSTREAM_HEADER_TOKENS]] as const) {
+    for (const h of get<string[]>(k)) {
+      if (h.toLowerCase() !== 'off' && !allowed.has(h.toLowerCase())) errors.push(`${k}: invalid entry '${h}' (one of ${[...allowed].join(', ')}, off)`)
+    }
   }
   for (const l of [...cfg.trustedIps]) {
     if (l !== 'unix:' && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(l)) errors.push(`trusted_ips: '${l}' is not an IP address or CIDR`)
@@ -305,6 +368,10 @@ function openFilesLimit (): number | null {
     return null
   }
 }
+
+/** Kong's `headers` tokens (kong/conf_loader/constants.lua), lower-cased. */
+const HEADER_TOKENS: ReadonlySet<string> = new Set(['server_tokens', 'latency_tokens', 'via', 'server', 'x-kong-proxy-latency', 'x-kong-response-latency', 'x-kong-admin-latency', 'x-kong-upstream-latency', 'x-kong-upstream-status', 'x-kong-request-id'])
+const UPSTREAM_HEADER_TOKENS: ReadonlySet<string> = new Set(['x-kong-request-id'])
 
 function headerSet (list: string[]): Set<string> {
   const s = new Set<string>()
