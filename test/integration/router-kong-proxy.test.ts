@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { startEcho, type Received, type Upstream } from '../helpers/upstream.ts'
 import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
 import type { RouteRow, ServiceRow } from '../../src/common/snapshot.ts'
@@ -133,6 +134,53 @@ describe('02-router_spec through the proxy', () => {
     const res = await send(h, 'POST', '/users/%31%32/profile/a%20b/../c')
     assert.equal(res.status, 200)
     assert.equal((JSON.parse(res.text) as Received).url, '/users/12/profile/c')
+  })
+})
+
+describe('[snis] for HTTPS connections (02-router_spec, traditional_compatible wildcards)', () => {
+  let tls: Harness
+  let svcs: ServiceRow[]
+  before(async () => {
+    svcs = ['www', 'apex', 'wild', 'bar'].map((name) => service({ host: '127.0.0.1', port: echo.port, name, path: `/${name}` }))
+    tls = await startWorkers({
+      ssl: true,
+      snapshot: snapshot(svcs, [
+        route({ protocols: ['https'], snis: ['www.example.org'] }, svcs[0]!),
+        route({ protocols: ['https'], snis: ['example.org'] }, svcs[1]!),
+        route({ protocols: ['https'], snis: ['*.foo.test'] }, svcs[2]!),
+        route({ protocols: ['https'], snis: ['bar.*'] }, svcs[3]!),
+      ]),
+    })
+  })
+  after(async () => { await tls?.stop() })
+
+  function tlsGet (servername: string | undefined, host: string): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: tls.tlsPort, path: '/status/200', servername, rejectUnauthorized: false, agent: false,
+        headers: { host },
+      }, (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => { text += c })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+  const upstreamUrl = (r: Res): string => (JSON.parse(r.text) as Received).url
+
+  test('matches a route on its snis; the Host header plays no part', async () => {
+    assert.equal(upstreamUrl(await tlsGet('www.example.org', 'anything.test')), '/www/status/200')
+    assert.equal(upstreamUrl(await tlsGet('example.org', 'www.example.org')), '/apex/status/200')
+  })
+  test('leftmost and rightmost wildcard snis', async () => {
+    assert.equal(upstreamUrl(await tlsGet('a.foo.test', 'x')), '/wild/status/200')
+    assert.equal(upstreamUrl(await tlsGet('bar.example', 'x')), '/bar/status/200')
+  })
+  test('no route for another sni', async () => {
+    assert.equal((await tlsGet('nothing.test', 'x')).status, 404)
   })
 })
 
