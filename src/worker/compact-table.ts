@@ -25,7 +25,6 @@ type Kind = 'uuid' | 'fk' | 'int' | 'num' | 'str' | 'null' | 'any'
 
 export type Row = { id: string } & Record<string, unknown>
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const INT_NULL = -0x80000000
 /** Materialised rows kept per table (cleared when full). */
 const ROW_CACHE = 4096
@@ -46,14 +45,18 @@ function putUuid (out: Uint8Array, at: number, s: string): void {
   }
 }
 
+const HEX_CODES = Buffer.from(HEX, 'latin1')
+const SCRATCH = Buffer.alloc(36, 45) // '-' at 8, 13, 18, 23 stays
+
 function getUuid (b: Uint8Array, at: number): string {
-  let s = ''
+  let o = 0
   for (let j = 0; j < 16; j++) {
-    if (j === 4 || j === 6 || j === 8 || j === 10) s += '-'
+    if (j === 4 || j === 6 || j === 8 || j === 10) o++
     const x = b[at + j]!
-    s += HEX[x >> 4]! + HEX[x & 15]!
+    SCRATCH[o++] = HEX_CODES[x >> 4]!
+    SCRATCH[o++] = HEX_CODES[x & 15]!
   }
-  return s
+  return SCRATCH.toString('latin1', 0, 36)
 }
 
 /** -1, 0, 1: the UUID at `at` against the canonical UUID string `s` (same order as string comparison). */
@@ -68,10 +71,22 @@ function cmpUuid (b: Uint8Array, at: number, s: string): number {
   return 0
 }
 
+/** A canonical lowercase UUID (no regex: it runs for every value of a column). */
+function isUuid (s: string): boolean {
+  if (s.length !== 36) return false
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) { if (c !== 45) return false } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
+
 function isFk (v: unknown): v is { id: string } {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
-  const keys = Object.keys(v)
-  return keys.length === 1 && keys[0] === 'id' && typeof (v as { id: unknown }).id === 'string' && UUID_RE.test((v as { id: string }).id)
+  let n = 0
+  for (const k in v) { if (k !== 'id' || ++n > 1) return false }
+  const id = (v as { id?: unknown }).id
+  return n === 1 && typeof id === 'string' && isUuid(id)
 }
 
 function kindOf (values: (i: number) => unknown, n: number, isId: boolean): Kind {
@@ -82,7 +97,7 @@ function kindOf (values: (i: number) => unknown, n: number, isId: boolean): Kind
     allNull = false
     if (typeof v === 'string') {
       fk = false; int = false; num = false
-      if (uuid && !UUID_RE.test(v)) uuid = false
+      if (uuid && !isUuid(v)) uuid = false
     } else {
       uuid = false; str = false
       if (typeof v === 'number') {
@@ -146,20 +161,18 @@ function buildColumn (name: string, kind: Kind, n: number, values: (i: number) =
       break
     }
     case 'str': {
-      const parts: Buffer[] = []
       const ends = c.ends = new Uint32Array(n)
       const nulls = c.nulls = new Uint8Array(n)
       let at = 0
       for (let i = 0; i < n; i++) {
         const v = values(i)
         if (v === null) nulls[i] = 1
-        else { const b = Buffer.from(v as string, 'utf8'); parts.push(b); at += b.length }
+        else at += Buffer.byteLength(v as string, 'utf8')
         ends[i] = at
       }
-      // An ArrayBuffer of its own (not a slice of Node's shared pool).
-      const all = new Uint8Array(at)
-      let o = 0
-      for (const p of parts) { all.set(p, o); o += p.length }
+      // An ArrayBuffer of its own (not a slice of Node's shared pool), written in place.
+      const all = Buffer.from(new ArrayBuffer(at))
+      for (let i = 0; i < n; i++) if (nulls[i] === 0) all.write(values(i) as string, i === 0 ? 0 : ends[i - 1]!, 'utf8')
       c.bytes = all
       break
     }
@@ -173,8 +186,6 @@ function buildColumn (name: string, kind: Kind, n: number, values: (i: number) =
   return c
 }
 
-const decoder = new TextDecoder()
-
 function read (c: Column, i: number): unknown {
   switch (c.kind) {
     case 'uuid': return getUuid(c.bytes!, 16 * i)
@@ -183,12 +194,7 @@ function read (c: Column, i: number): unknown {
     case 'num': { const v = c.nums![i]!; return Number.isNaN(v) ? null : v }
     case 'str': {
       if (c.nulls![i] === 1) return null
-      const start = i === 0 ? 0 : c.ends![i - 1]!
-      const end = c.ends![i]!
-      let ascii = true
-      const b = c.bytes!
-      for (let k = start; k < end; k++) if (b[k]! >= 0x80) { ascii = false; break }
-      return ascii && end - start <= 1024 ? String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]) : decoder.decode(b.subarray(start, end))
+      return (c.bytes as Buffer).toString('utf8', i === 0 ? 0 : c.ends![i - 1]!, c.ends![i]!)
     }
     case 'null': return null
     case 'any': return c.any![i]
@@ -277,18 +283,28 @@ export class CompactTable {
     if (!fields.includes('id')) fields.push('id')
     this.#fields = fields
     this.#extra = new Map()
-    for (let i = 0; i < rows.length; i++) {
+    // Rows to columns of plain values first (one pass; the kinds and encodings then read arrays).
+    const n = rows.length
+    const values: unknown[][] = fields.map(() => new Array<unknown>(n))
+    const idAt = fields.indexOf('id')
+    for (let i = 0; i < n; i++) {
       const r = rows[i]!
-      let n = 0
+      let k = 0
       let same = true
-      for (const k in r) { if (k !== fields[n++]) { same = false; break } }
-      if (!same || n !== fields.length) this.#extra.set(i, r)
+      for (const key in r) { if (key !== fields[k++]) { same = false; break } }
+      if (same && k === fields.length) {
+        const vs = Object.values(r)
+        for (let f = 0; f < vs.length; f++) values[f]![i] = vs[f]
+      } else {
+        this.#extra.set(i, r)
+        for (let f = 0; f < fields.length; f++) values[f]![i] = f === idAt ? r.id : null
+      }
     }
-    const extra = this.#extra
     const cols: Column[] = []
-    for (const f of fields) {
-      const values = (i: number): unknown => (extra.has(i) ? (f === 'id' ? rows[i]!.id : null) : (rows[i]! as Record<string, unknown>)[f])
-      cols.push(buildColumn(f, kindOf(values, rows.length, f === 'id'), rows.length, values))
+    for (let f = 0; f < fields.length; f++) {
+      const col = values[f]!
+      const get = (i: number): unknown => col[i]
+      cols.push(buildColumn(fields[f]!, kindOf(get, n, f === idAt), n, get))
     }
     this.#cols = cols
     this.#id = cols[fields.indexOf('id')]!
@@ -304,7 +320,7 @@ export class CompactTable {
     let lo = 0
     let hi = this.size - 1
     // Bytes compare like the canonical strings they encode; any other id compares as a string.
-    const bytes = this.#id.kind === 'uuid' && UUID_RE.test(id) ? this.#id.bytes! : null
+    const bytes = this.#id.kind === 'uuid' && isUuid(id) ? this.#id.bytes! : null
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1
       const c = bytes !== null ? cmpUuid(bytes, 16 * mid, id) : cmpStr(this.id(mid), id)
