@@ -26,7 +26,6 @@ import { tagRoutes } from './routes/tags.ts'
 import { upstreamRoutes } from './routes/upstreams.ts'
 import { upstreamHealthRoutes } from './routes/upstreams-health.ts'
 import type { HealthAdmin } from '../primary/health/node.ts'
-import { oauth2Routes } from './routes/oauth2.ts'
 import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
 import { inferArgs } from './infer.ts'
 import { kongRoutes, type StatusInfo } from './kong-routes.ts'
@@ -178,7 +177,6 @@ export function createAdminHandler (ctx: AdminContext): AdminHandler {
     ...certificateRoutes(ec, generated),
     ...upstreamRoutes(ec),
     ...tagRoutes(ec),
-    ...oauth2Routes(ec, ctx.config.prefix),
   ]))
   // ---- BEGIN declarative: /config; in DB-less mode, entity endpoints read memory and refuse writes (routes/config.ts)
   routes.push(...configRoutes(ctx.declarative ?? null))

@@ -9,6 +9,7 @@ import { log } from '../common/log.ts'
 import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
 import type { NodeHealth } from './health/node.ts'
 import type { RateLimitWriter } from './ratelimit/writer.ts'
+import type { OAuth2Handler } from '../plugins/oauth2/primary.ts'
 import { Reloader, type ReloaderHooks } from './reload.ts'
 import type { StatusServer } from './status-server.ts'
 import { Supervisor } from './workers.ts'
@@ -42,6 +43,8 @@ export interface GenerationWiring {
   ops: StatusServer
   health: NodeHealth
   rateLimit: RateLimitWriter
+  /** oauth2 plugin's primary side (database mode); absent in DB-less mode. */
+  oauth2?: OAuth2Handler
 }
 
 /**
@@ -58,6 +61,7 @@ export function createReloader (w: GenerationWiring): Reloader {
       w.ops.attach(s)
       w.health.attach(s)
       s.attachRateLimit(w.rateLimit.initMessage(), (m) => w.rateLimit.onDeltas(m))
+      if (w.oauth2 !== undefined) s.attachOAuth2(w.oauth2)
       return s
     },
     swap: (next) => { w.swap(next) },

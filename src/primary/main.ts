@@ -100,7 +100,8 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
 
     // --- oauth2 plugin: grants, token lookups and cache invalidations for this node's workers;
     // up before the first worker, closed after the last one stopped (cleanup runs in reverse).
-    const oauth2 = new OAuth2Primary(config.prefix, ds.pool, node)
+    const oauth2 = new OAuth2Primary(ds.pool, node)
+    supervisor.attachOAuth2(oauth2) // and every reload's generation (lifecycle.ts createReloader)
     shutdown.push(async () => { oauth2.close() })
 
     // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
@@ -227,7 +228,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
 
     // ---- BEGIN reload (SIGHUP / `sluice reload`): a new worker generation with the new config (reload.ts).
     // Per-generation wiring is in lifecycle.ts createReloader: every listener a Supervisor needs is attached there too.
-    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit })
+    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit, oauth2 })
     shutdown.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
     // ---- END reload ----
 

@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION, type PrimaryToWorker, type RlDeltas, type RlInit, typ
 import { log } from '../common/log.ts'
 import { ensureDefaultCert } from './default-cert.ts' // TLS
 import { ProxyCacheRelay } from '../plugins/proxy-cache/api.ts'
-import { onOAuth2Message } from '../plugins/oauth2/primary.ts'
+import { oauth2Unavailable, type OAuth2Handler } from '../plugins/oauth2/primary.ts'
 
 const ENTRY = new URL('../worker/main.ts', import.meta.url)
 /**
@@ -46,6 +46,8 @@ export class Supervisor extends EventEmitter {
   private lastError: string | null = null
   // --- rate limiting (primary/ratelimit/writer.ts): the table handshake and the batches ---
   private rl: { init: RlInit; onDeltas: (msg: RlDeltas) => void } | null = null
+  /** oauth2 plugin: the node's primary side (plugins/oauth2/primary.ts); none in DB-less mode. */
+  private oauth2: OAuth2Handler | null = null
   /** proxy-cache Admin API: asks the serving workers about their caches and gathers the answers. */
   readonly proxyCache = new ProxyCacheRelay((id, m) => { const w = this.workers.get(id); if (w) this.post(w, m) }, () => [...this.workers.values()].filter((w) => w.state === 'serving').map((w) => w.id))
 
@@ -147,7 +149,8 @@ export class Supervisor extends EventEmitter {
         this.proxyCache.onResult(msg)
         break
       case 'oauth2': // oauth2 plugin: grants and token lookups on the database (plugins/oauth2/primary.ts)
-        onOAuth2Message(this.config.prefix, w.thread, msg, (m) => { this.post(w, m) })
+        if (this.oauth2 === null) this.post(w, oauth2Unavailable(msg))
+        else this.oauth2.onMessage(w.thread, msg, (m) => { this.post(w, m) })
         break
       case 'passive-health': // upstream health (primary/health): passive observations
         this.emit('passive-health', msg)
@@ -194,6 +197,15 @@ export class Supervisor extends EventEmitter {
     for (const w of this.workers.values()) if (w.state !== 'draining') this.post(w, msg)
   }
   // --- end rate limiting ---
+
+  /**
+   * oauth2 plugin: the node's primary side answers this generation's workers (grants, token
+   * lookups) and tells them of invalidations. Without one, a worker's request is answered with an
+   * error at once (DB-less mode).
+   */
+  attachOAuth2 (handler: OAuth2Handler): void {
+    this.oauth2 = handler
+  }
 
   // --- upstream health (primary/health): verdicts to every worker, or the whole table to one ---
   /** Posts `msg` to every worker that is not draining. */

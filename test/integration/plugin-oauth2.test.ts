@@ -17,8 +17,6 @@ import { startEcho, type Upstream } from '../helpers/upstream.ts'
 import { adminCall, type AdminAnswer } from '../helpers/admin-api.ts'
 import { startDblessGateway } from '../helpers/dbless.ts'
 import { verifySecret } from '../../src/plugins/oauth2/secret.ts'
-import { onOAuth2Message } from '../../src/plugins/oauth2/primary.ts'
-import type { OAuth2Reply } from '../../src/plugins/oauth2/messages.ts'
 
 let db: TestDb
 let gw: Gateway
@@ -388,17 +386,36 @@ test('anonymous: a failed authentication proceeds as the anonymous consumer', as
   assert.equal(r.json.headers['x-authenticated-scope'], undefined)
 })
 
-test('the primary side lives with the node: wired at start-up, gone at stop', async () => {
+test('the primary side serves the node\'s workers from start-up and every reload\'s new generation', async () => {
   const node = await startGateway(db.settings)
-  const prefix = node.config.prefix
-  const ask = (seq: number): Promise<OAuth2Reply> => new Promise((resolve) => {
-    onOAuth2Message(prefix, {}, { type: 'oauth2', workerId: 0, seq, op: 'lookup', accessToken: `no-such-token-${seq}` }, resolve)
-  })
-  // answered with the node's database from the start (no Admin API request made on this node)
-  assert.deepEqual(await ask(1), { type: 'oauth2-reply', kind: 'result', seq: 1, token: null })
-  await node.stop()
-  // after stop nothing holds the node's (closed) pool: the answer is an error, at once
-  assert.deepEqual(await ask(2), { type: 'oauth2-reply', kind: 'result', seq: 2, error: 'the oauth2 plugin needs a database' })
+  try {
+    // a token made on the other node: only this node's primary side can find it for its workers
+    const issued = async (): Promise<string> => {
+      const t = await admin('POST', '/oauth2_tokens', { credential: { id: ids.app }, service: { id: ids.service }, expires_in: 3600 })
+      assert.equal(t.status, 201)
+      return t.json.access_token as string
+    }
+    const through = async (token: string): Promise<{ status: number; json: Json }> => {
+      const r = await request(`${node.proxy}/oauth/x`, { headers: { authorization: `Bearer ${token}`, ...XFP } })
+      return { status: r.statusCode, json: await r.body.json() }
+    }
+    await node.primary.sync()
+    const first = await through(await issued())
+    assert.equal(first.status, 200, JSON.stringify(first.json))
+    assert.equal(first.json.headers['x-consumer-username'], 'bob')
+    const gen1 = node.primary.supervisor
+    const outcome = await node.primary.reload(node.config)
+    assert.equal(outcome.ok, true, outcome.message)
+    assert.notEqual(node.primary.supervisor, gen1, 'the reload made a new worker generation')
+    // the new generation's workers reach the database through the same primary side
+    const second = await through(await issued())
+    assert.equal(second.status, 200, JSON.stringify(second.json))
+    assert.equal(second.json.headers['x-consumer-id'], ids.bob)
+    assert.equal(second.json.headers['x-credential-identifier'], 'clientid123')
+    assert.equal((await through('no-such-token')).status, 401)
+  } finally {
+    await node.stop()
+  }
 })
 
 test('DB-less: no primary side, so the plugin answers 500 at once (Kong does not support oauth2 without a database)', async () => {

@@ -5,9 +5,10 @@
  * One OAuth2Primary per node, made by the primary's start-up (primary/main.ts, with the node's
  * pool and id, before the first worker starts) and closed by its shutdown, as the rate limiter's
  * writer is. DB-less nodes make none: a worker's message is answered at once with
- * "the oauth2 plugin needs a database". The supervisor hands over every oauth2 message with a
- * way to answer the worker that sent it (primary/workers.ts, through onOAuth2Message and the
- * node's prefix until the Supervisor takes the handler itself, as attachRateLimit does).
+ * "the oauth2 plugin needs a database" (oauth2Unavailable). Each worker generation's Supervisor
+ * gets the node's OAuth2Primary through attachOAuth2 (primary/main.ts at start-up,
+ * primary/lifecycle.ts for a reload's new generation), as it gets the rate limiter's writer, and
+ * hands it every oauth2 message with a way to answer the worker that sent it.
  *
  * Invalidation: only a worker that asked for a token can hold it in its cache, so the workers
  * that ever sent a message are the ones told. A write's invalidation (dao-hooks.ts) is held until
@@ -26,6 +27,11 @@ import type { OAuth2Reply, OAuth2Request, TokenInfo } from './messages.ts'
 type Post = (m: OAuth2Reply) => void
 type WorkerThread = object & { once?: (ev: string, fn: () => void) => unknown }
 
+/** What a Supervisor needs of the node's primary side (Supervisor.attachOAuth2). */
+export interface OAuth2Handler {
+  onMessage (thread: WorkerThread, msg: OAuth2Request, post: Post): void
+}
+
 const fkId = (v: unknown): string | null => {
   const id = (v as { id?: unknown } | null | undefined)?.id
   return typeof id === 'string' ? id : null
@@ -33,8 +39,6 @@ const fkId = (v: unknown): string | null => {
 
 /** Nodes running in this process (one in production; several in tests). */
 const live = new Set<OAuth2Primary>()
-/** The supervisor's way in, by node prefix (see the header). */
-const byPrefix = new Map<string, OAuth2Primary>()
 /** Invalidations waiting for their transaction's connection to be released. */
 const held = new WeakMap<object, Invalidation>()
 
@@ -62,18 +66,15 @@ function sink (client: object, inv: Invalidation): void {
   }
 }
 
-export class OAuth2Primary {
+export class OAuth2Primary implements OAuth2Handler {
   readonly #env: GrantEnv
-  readonly #prefix: string
   readonly #workers = new Map<object, Post>()
   #closed = false
 
-  constructor (prefix: string, pool: Pool, nodeId: string) {
+  constructor (pool: Pool, nodeId: string) {
     this.#env = { pool, nodeId }
-    this.#prefix = prefix
     if (live.size === 0) setInvalidationSink(sink)
     live.add(this)
-    byPrefix.set(prefix, this)
   }
 
   /** A worker's message; `thread` identifies the worker (its Worker object), `post` answers it. */
@@ -100,7 +101,6 @@ export class OAuth2Primary {
     this.#closed = true
     this.#workers.clear()
     live.delete(this)
-    if (byPrefix.get(this.#prefix) === this) byPrefix.delete(this.#prefix)
     if (live.size === 0) setInvalidationSink(null)
   }
 }
@@ -109,11 +109,9 @@ function failure (msg: OAuth2Request, error: string): OAuth2Reply {
   return { type: 'oauth2-reply', kind: 'result', seq: msg.seq, error }
 }
 
-/** The supervisor's entry (primary/workers.ts): the message goes to the node's OAuth2Primary. */
-export function onOAuth2Message (prefix: string, thread: WorkerThread, msg: OAuth2Request, post: Post): void {
-  const node = byPrefix.get(prefix)
-  if (node === undefined) { post(failure(msg, 'the oauth2 plugin needs a database')); return }
-  node.onMessage(thread, msg, post)
+/** The answer of a node without a primary side (DB-less: Kong has no oauth2 without a database). */
+export function oauth2Unavailable (msg: OAuth2Request): OAuth2Reply {
+  return failure(msg, 'the oauth2 plugin needs a database')
 }
 
 async function answer (env: GrantEnv, msg: OAuth2Request): Promise<OAuth2Reply> {
