@@ -32,6 +32,14 @@ describe('regex: Rust syntax to JS', () => {
   it('invalid or unsupported patterns are errors, not throws', () => {
     for (const p of ['/(unclosed', '/[a', '/[a-z&&[^x]]', '/[[:nope:]]']) assert.equal(typeof compilePathRegex(p), 'string', p)
   })
+  it('look-around and back-references are errors, as Rust\'s regex crate has neither', () => {
+    for (const p of ['/a(?=b)', '/a(?!b)', '/(?<=a)b', '/(?<!a)b', '/(a)\\1', '/(?P<x>a)(?P=x)', '/(?<x>a)\\k<x>']) {
+      assert.equal(typeof compilePathRegex(p), 'string', p)
+    }
+    for (const p of ['/[(?=]x', '/\\(?=x', '/(?P<id>\\d+)', '/(?<id>\\d+)']) {
+      assert.notEqual(typeof compilePathRegex(p), 'string', p)
+    }
+  })
   it('Rust (Unicode mode): \\d \\w \\s \\b are Unicode-aware; `.` stops at \\n only; POSIX classes stay ASCII', () => {
     const re = (p: string): RegExp => { const r = compilePathRegex(p); assert.ok(typeof r !== 'string', String(r)); return r.re }
     assert.equal(re('/n/\\d+$').test('/n/\u0661\u0662'), true) // Arabic-Indic digits are Nd

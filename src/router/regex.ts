@@ -26,8 +26,41 @@ function isAlnum (c: string | undefined): boolean {
 
 /** Rust regex syntax -> JS source and flags (`u` among them), or an error message. */
 export function translateRegex (pattern: string): Translated | string {
+  const unsupported = rustUnsupported(pattern)
+  if (unsupported !== null) return unsupported
   const t = translateToJs(pattern, 'rust')
   return t.ok ? { source: rustUnicodeClasses(t.source, t.flags), flags: t.flags } : t.error
+}
+
+/**
+ * What Rust's regex crate refuses but the shared translator accepts: look-around and
+ * back-references (`regex` has neither). Kong's ATC engine cannot compile such a route.
+ */
+function rustUnsupported (pattern: string): string | null {
+  let inClass = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!
+    if (c === '\\') {
+      const e = pattern[i + 1]
+      if (!inClass && e !== undefined && e >= '1' && e <= '9') return 'backreferences are not supported'
+      if (!inClass && (e === 'k' || e === 'g')) return 'backreferences are not supported'
+      i++
+      continue
+    }
+    if (inClass) { if (c === ']') inClass = false; continue }
+    if (c === '[') {
+      inClass = true
+      if (pattern[i + 1] === '^') i++
+      if (pattern[i + 1] === ']') i++
+      continue
+    }
+    if (c === '(' && pattern[i + 1] === '?') {
+      const r = pattern.slice(i + 2, i + 4)
+      if (r[0] === '=' || r[0] === '!' || r === '<=' || r === '<!') return 'look-around is not supported'
+      if (pattern.startsWith('P=', i + 2)) return 'backreferences are not supported'
+    }
+  }
+  return null
 }
 
 // Rust's regex crate (Unicode mode, its default) gives these their Unicode meaning; JS keeps them
