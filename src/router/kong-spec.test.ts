@@ -158,7 +158,7 @@ describe('08-router_spec: more cases (traditional_compatible)', () => {
   })
 
   it('empty route fields ({} or null) are ignored', () => {
-    for (const empty of [[], null] as const) {
+    for (const empty of [[], null] as Array<string[] | null>) {
       const r = routes([{ n: 101, methods: ['GET'], paths: ['/foo'], hosts: empty, snis: empty, headers: empty === null ? null : {} }])
       assert.equal(r.hit('/foo', { host: '' }), 101)
       assert.equal(r.hit('/foo', { host: 'x.test', scheme: 'https', sni: 'y.test' }), 101)
