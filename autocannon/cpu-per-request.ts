@@ -6,7 +6,7 @@
  * machine (req/s swings with it); this script prints only, it writes no file.
  *
  *   node --import tsx autocannon/cpu-per-request.ts [--rounds 5] [--duration 4] [--workers 1]
- *        [--connections 50] [--transport undici|net] [--no-bare] [--nginx] [--base DIR]
+ *        [--connections 50] [--transport undici|net|undici,net] [--no-bare] [--nginx] [--base DIR]
  *
  * `--base DIR` adds a second Sluice run from another checkout (e.g. `git archive HEAD | tar -x -C DIR`
  * with node_modules linked): a paired A/B of a change under the same machine load.
@@ -23,7 +23,8 @@ const rounds = Number(arg('rounds') ?? 5)
 const duration = Number(arg('duration') ?? 4)
 const workers = Number(arg('workers') ?? 1)
 const connections = Number(arg('connections') ?? 50)
-const transport = arg('transport') ?? 'undici'
+/** One Sluice per transport named (`undici,net`: both, side by side). */
+const transports = (arg('transport') ?? 'undici').split(',')
 
 interface Target { name: string; url: string; pid: number }
 interface Cell { rps: number; user: number; sys: number }
@@ -43,11 +44,13 @@ async function main (procs: Procs): Promise<void> {
   if (wrk === null) throw new Error('wrk is not installed')
   const up = await startUpstream(procs)
   const targets: Target[] = []
-  const s = await startSluice(procs, { workers, upstreamPort: up.port, env: { SLUICE_UPSTREAM_TRANSPORT: transport } })
-  targets.push({ name: `sluice-${transport}`, url: `http://127.0.0.1:${s.proxyPort}/hello`, pid: s.child.pid! })
+  for (const transport of transports) {
+    const s = await startSluice(procs, { workers, upstreamPort: up.port, env: { SLUICE_UPSTREAM_TRANSPORT: transport } })
+    targets.push({ name: `sluice-${transport}`, url: `http://127.0.0.1:${s.proxyPort}/hello`, pid: s.child.pid! })
+  }
   const base = arg('base')
   if (base !== undefined) {
-    const sb = await startSluice(procs, { workers, upstreamPort: up.port, root: base, env: { SLUICE_UPSTREAM_TRANSPORT: transport } })
+    const sb = await startSluice(procs, { workers, upstreamPort: up.port, root: base, env: { SLUICE_UPSTREAM_TRANSPORT: transports[0]! } })
     targets.push({ name: 'base', url: `http://127.0.0.1:${sb.proxyPort}/hello`, pid: sb.child.pid! })
   }
   if (!argv.includes('--no-bare')) {
@@ -60,7 +63,7 @@ async function main (procs: Procs): Promise<void> {
   }
   for (const t of targets) await runWrk(wrk, t.url, { threads: 1, connections, durationS: 2, cpus: null })
   const per = new Map<string, Cell[]>(targets.map((t) => [t.name, []]))
-  const ratios: number[] = []
+  const ratios: Record<string, number[]> = {}
   const baseRatios: number[] = []
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? targets : [...targets].reverse()
@@ -69,8 +72,10 @@ async function main (procs: Procs): Promise<void> {
     const line = targets.map((t) => { const c = got.get(t.name)!; return `${t.name} ${(c.user + c.sys).toFixed(1)} (${c.user.toFixed(1)}u+${c.sys.toFixed(1)}s) ${Math.round(c.rps)}/s` }).join(' | ')
     const b = got.get('bare')
     if (b !== undefined) {
-      const sl = got.get(targets[0]!.name)!
-      ratios.push((sl.user + sl.sys) / (b.user + b.sys))
+      for (const t of transports) {
+        const sl = got.get(`sluice-${t}`)!
+        ;(ratios[t] ??= []).push((sl.user + sl.sys) / (b.user + b.sys))
+      }
     }
     const bs = got.get('base')
     if (bs !== undefined) { const sl = got.get(targets[0]!.name)!; baseRatios.push((sl.user + sl.sys) / (bs.user + bs.sys)) }
@@ -81,7 +86,7 @@ async function main (procs: Procs): Promise<void> {
     say(`median ${t.name}: ${median(cs.map((c) => c.user + c.sys)).toFixed(2)} us/req (user ${median(cs.map((c) => c.user)).toFixed(2)}, sys ${median(cs.map((c) => c.sys)).toFixed(2)}), ${Math.round(median(cs.map((c) => c.rps)))} req/s`)
   }
   if (baseRatios.length > 0) say(`median CPU/req sluice / base: ${median(baseRatios).toFixed(3)} (rounds: ${baseRatios.map((x) => x.toFixed(2)).join(' ')})`)
-  if (ratios.length > 0) say(`median CPU/req sluice / bare: ${median(ratios).toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')})`)
+  for (const [t, rs] of Object.entries(ratios)) say(`median CPU/req sluice-${t} / bare: ${median(rs).toFixed(3)} (rounds: ${rs.map((x) => x.toFixed(2)).join(' ')})`)
 }
 
 const procs = new Procs()

@@ -64,27 +64,34 @@ function num (n: number): string {
   return n >= 0 && n < 1024 ? SMALL[n]! : String(n)
 }
 
-/** Whole field lines after a first name given to writeHeader: `X-Kong-Proxy-Latency: ` etc. */
-const PROXY_LATENCY_LINE = '\r\nX-Kong-Proxy-Latency: '
-const REQUEST_ID_LINE = '\r\nX-Kong-Request-Id: '
+/**
+ * Kong's headers go out in one native call: the first one's name is writeHeader's name, and the
+ * others follow in its value as whole field lines (uWS writes `name: value\r\n` as given). Every
+ * value is a constant, digits, hex, or the upstream's Via (a parsed field value: never CR or LF).
+ */
+let kName = ''
+let kValue = ''
+
+function kongHeader (name: string, value: string): void {
+  if (kName === '') { kName = name; kValue = value } else kValue += '\r\n' + name + ': ' + value
+}
 
 /** Writes Kong's headers after the upstream ones (the cork is held). */
 function writeKongHeaders (ctx: RequestContext, via: string | null, hasServer: boolean): void {
-  const res = ctx.res
   const s = settings
-  if (s.hdrVia) res.writeHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
-  if (!hasServer && s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
-  if (s.hdrUpstreamLatency && s.hdrProxyLatency && s.hdrRequestId && !s.hdrUpstreamStatus) {
-    // Kong's default headers: one native call writes the three field lines (uWS writes
-    // `name: value\r\n` as given; the values are digits and hex, never CR or LF).
-    res.writeHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency) + PROXY_LATENCY_LINE + num(ctx.proxyLatency) + REQUEST_ID_LINE + ctx.requestId)
-  } else {
-    if (s.hdrUpstreamLatency) res.writeHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency))
-    if (s.hdrProxyLatency) res.writeHeader('X-Kong-Proxy-Latency', num(ctx.proxyLatency))
-    if (s.hdrUpstreamStatus) res.writeHeader('X-Kong-Upstream-Status', num(ctx.upstreamStatus))
-    if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
-  }
-  if (drain.on) res.writeHeader('Connection', 'close')
+  kName = ''
+  kValue = ''
+  if (s.hdrVia) kongHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
+  if (!hasServer && s.hdrServer) kongHeader('Server', SERVER_TOKEN)
+  if (s.hdrUpstreamLatency) kongHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency))
+  if (s.hdrProxyLatency) kongHeader('X-Kong-Proxy-Latency', num(ctx.proxyLatency))
+  if (s.hdrUpstreamStatus) kongHeader('X-Kong-Upstream-Status', num(ctx.upstreamStatus))
+  if (s.hdrRequestId) kongHeader('X-Kong-Request-Id', ctx.requestId)
+  if (kName !== '') ctx.res.writeHeader(kName, kValue)
+  kName = ''
+  kValue = ''
+  // A call of its own: uWS may look at a Connection header it is given by name.
+  if (drain.on) ctx.res.writeHeader('Connection', 'close')
 }
 
 /** The head from the header list the header filters worked on. */
