@@ -217,6 +217,45 @@ test('one load at a time: another POST meanwhile is 429 with Retry-After; the Ad
   assert.equal(await proxy('/open/x'), 200)
 })
 
+test('the rate limiters offer no cluster policy without a database (Kong: expected one of: local, redis)', async () => {
+  const doc = (policy: string): string => `_format_version: "3.0"
+plugins:
+- name: rate-limiting
+  config: { minute: 5, policy: ${policy} }
+- name: response-ratelimiting
+  config: { limits: { video: { minute: 5 } }, policy: ${policy} }
+`
+  const before = (await get('/status')).json.configuration_hash
+  let r = await send('POST', '/config', doc('cluster'), 'text/yaml')
+  assert.equal(r.status, 400, r.text)
+  assert.equal(r.json.code, 14)
+  assert.equal(r.json.name, 'invalid declarative configuration')
+  assert.deepEqual(r.json.fields, { plugins: [{ config: { policy: 'expected one of: local, redis' } }, { config: { policy: 'expected one of: local, redis' } }] })
+  r = await send('POST', '/config?flatten_errors=1', doc('cluster'), 'text/yaml')
+  assert.equal(r.status, 400, r.text)
+  assert.deepEqual(r.json.flattened_errors.map((e: any) => [e.entity_type, e.entity_name, e.errors]), [
+    ['plugin', 'rate-limiting', [{ field: 'config.policy', type: 'field', message: 'expected one of: local, redis' }]],
+    ['plugin', 'response-ratelimiting', [{ field: 'config.policy', type: 'field', message: 'expected one of: local, redis' }]],
+  ])
+  assert.equal((await get('/status')).json.configuration_hash, before)
+  // the node's own Admin API validation agrees
+  const v = await send('POST', '/schemas/plugins/validate', JSON.stringify({ name: 'rate-limiting', config: { minute: 5, policy: 'cluster' } }))
+  assert.equal(v.status, 400, v.text)
+  assert.deepEqual(v.json.fields, { config: { policy: 'expected one of: local, redis' } })
+  // local is served; and a file with cluster does not start a node
+  r = await send('POST', '/config', doc('local'), 'text/yaml')
+  assert.equal(r.status, 201, r.text)
+  await assert.rejects(startDblessGateway({ declarative: doc('cluster') }), (err: Error) => {
+    assert.match(err.message, /declarative_config .* is invalid: 2 errors:/)
+    assert.match(err.message, /in 'policy': expected one of: local, redis/)
+    return true
+  })
+  // back to the file's configuration for the tests after this one
+  const file = unserialize(FILE(up.url))
+  assert.ok(file.ok)
+  assert.equal((await send('POST', '/config', JSON.stringify(file.table))).status, 201)
+})
+
 test('a DB-less node refuses to start on an invalid file, listing every error', async () => {
   await assert.rejects(startDblessGateway({ declarative: '_format_version: "3.0"\nservices:\n- port: -12\nroutes:\n- paths: [/]\n  bogus: 1\n' }), (err: Error) => {
     assert.match(err.message, /declarative_config .* is invalid: 3 errors:/)
