@@ -74,6 +74,28 @@ describe('POST /routes', () => {
       'paths.2: invalid regex: \'/(x\' (PCRE returned: pcre2_compile() failed: missing closing parenthesis in "/(x"))')
   })
 
+  test('a regex PCRE accepts but the traditional_compatible router cannot compile is refused at @entity, nothing written', async () => {
+    const before = await a.json('GET', '/routes')
+    for (const [body, what] of [
+      [{ paths: ['~/users/(?=admin)'] }, 'look-around'],
+      [{ paths: ['/ok', '~/(a)\\1'] }, 'backreferences'],
+      [{ paths: ['/h'], headers: { 'x-v': ['~*^(?!beta)'] } }, 'look-around'],
+    ] as const) {
+      const r = await a.json('POST', '/routes', body)
+      assert.equal(r.status, 400, JSON.stringify(r.json))
+      assert.equal(r.json.code, 2)
+      assert.equal(r.json.name, 'schema violation')
+      const err = r.json.fields['@entity'] as string[]
+      assert.equal(err.length, 1)
+      assert.match(err[0]!, /^Router Expression failed validation: /)
+      assert.match(err[0]!, new RegExp(what))
+    }
+    const after = await a.json('GET', '/routes')
+    assert.equal(after.json.data.length, before.json.data.length)
+    const ok = await a.json('POST', '/routes', { paths: ['~/users/\\d+$'], headers: { 'x-v': ['~*^v[0-9]+$'] } })
+    assert.equal(ok.status, 201, JSON.stringify(ok.json))
+  })
+
   test('an unknown service name is foreign keys unresolved (13); an unnamed one lacks its primary key', async () => {
     const r = await a.json('POST', '/routes', { methods: ['GET'], service: { name: 'non-existing' } })
     assert.equal(r.status, 400)

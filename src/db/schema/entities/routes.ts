@@ -7,6 +7,7 @@ import type { EntitySchema, Subschema } from '../types.ts'
 import {
   PROTOCOLS, destinations, headers, hosts, methods, none, routerPaths, sources, tags, typedefs,
 } from '../typedefs.ts'
+import { validateRouteExpression } from '../validators/route-expression.ts'
 
 const STREAM = "'tcp', 'tls', 'tls_passthrough' or 'udp'"
 
@@ -130,6 +131,8 @@ export const routes: EntitySchema = {
       then_match: { len_eq: 0 },
       then_err: "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
     },
+  }, {
+    custom_entity_check: { field_sources: ['paths', 'headers'], run_with_missing_fields: true, fn: validateRouteExpression },
   }],
   subschemas: { http, https: http, tcp: stream, tls: stream, udp: stream, tls_passthrough: stream, grpc, grpcs: grpc },
 }
