@@ -2,16 +2,22 @@
  * Kong's log serializer (kong/pdk/log.lua serialize) as the log plugins send it, through real
  * workers and an HTTP collector: a proxied, authenticated request (every field, credentials
  * REDACTED), a plugin exit (source exit, not proxied), an upstream that refuses (source service,
- * one try per attempt), and a request no route matched (source error, no route or service).
+ * one try per attempt), a request no route matched (source error, no route or service), and the
+ * values plugins set for the entry (kong.log.set_serialize_value: correlation-id's
+ * correlation_id, Kong's "log serializer contains the Correlation ID"; dotted keys and modes).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { request } from 'undici'
 import { consumer, keyauth, plugin } from '../helpers/kong-rows.ts'
 import { freePort } from '../helpers/ports.ts'
 import { route, service, snapshot, snapshotVersion } from '../helpers/worker-harness.ts'
 import { withEntities } from '../helpers/kong-rows.ts'
-import { echoGateway, gateway, httpCollector } from './plugin-log-harness.ts'
+import { echoGateway, fileLines, gateway, httpCollector } from './plugin-log-harness.ts'
+import { applySerializeValues } from '../../src/plugins/shared/serialize.ts'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 async function logged (col: Awaited<ReturnType<typeof httpCollector>>, n: number): Promise<any> {
@@ -131,4 +137,70 @@ test('serializer: a request no route matched is source error, without route or s
   assert.equal(e.route, undefined)
   assert.equal(e.service, undefined)
   assert.equal(e.request.uri, '/elsewhere')
+})
+
+test('serializer: the entry carries correlation-id\'s correlation_id, in every log plugin (Kong: log serializer contains the Correlation ID)', async (t) => {
+  const col = await httpCollector(t)
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-serialize-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'file.log')
+  const { gw, routes } = await echoGateway(t, {
+    routes: [{ paths: ['/cid'] }, { paths: ['/plain'] }],
+    plugins: ([withId]) => [
+      plugin('correlation-id', { header_name: 'X-Cid', generator: 'uuid', echo_downstream: true }, { route: withId }),
+      plugin('http-log', { http_endpoint: col.url }),
+      plugin('file-log', { path }),
+    ],
+  })
+  const res = await request(`${gw.url}/cid/x`)
+  await res.body.dump()
+  const id = res.headers['x-cid'] as string
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+  const e = await logged(col, 1)
+  assert.equal(e.correlation_id, id)
+  assert.equal(e.request.headers['x-cid'], id)
+  assert.equal(e.route.id, routes[0]!.id, 'the rows are still in the entry')
+  assert.equal(e.service.host, '127.0.0.1')
+  // the client's own id is the one logged
+  const own = await request(`${gw.url}/cid/y`, { headers: { 'x-cid': 'client-given' } })
+  await own.body.dump()
+  assert.equal((await logged(col, 2)).correlation_id, 'client-given')
+  // a route without the plugin: no field
+  const plain = await request(`${gw.url}/plain/z`)
+  await plain.body.dump()
+  const p = await logged(col, 3)
+  assert.equal('correlation_id' in p, false)
+  assert.equal(p.route.id, routes[1]!.id)
+  // file-log writes the same entries
+  const lines = (await fileLines(path, 3)).map((l) => JSON.parse(l))
+  assert.deepEqual(lines.map((l) => l.correlation_id), [id, 'client-given', undefined])
+})
+
+test('serializer: set_serialize_value keys are dotted paths with Kong\'s set/add/replace modes; the rows are copied, not changed', () => {
+  const row = { id: 'r1', paths: ['/a'], name: 'r' }
+  const entry: Record<string, any> = { request: { headers: { authorization: 'REDACTED' } }, route: row, latencies: { kong: 1 } }
+  applySerializeValues(entry, [
+    { key: 'correlation_id', value: 'abc' },
+    { key: 'request.body', value: 'hello' },
+    { key: 'custom.deep.field', value: 1, mode: 'add' },
+    { key: 'custom.deep.field', value: 2, mode: 'add' }, // already there: kept
+    { key: 'latencies.kong', value: 5, mode: 'replace' },
+    { key: 'latencies.missing', value: 5, mode: 'replace' }, // absent: not added
+    { key: 'nowhere.at.all', value: 5, mode: 'replace' }, // missing link: nothing made
+    { key: 'request.headers.authorization', value: undefined }, // nil removes
+    { key: 'route.name', value: 'renamed' },
+    { key: 'correlation_id.x', value: 1 }, // a part that is not a table: skipped (Kong errors)
+  ])
+  assert.deepEqual(entry, {
+    request: { headers: {}, body: 'hello' },
+    route: { id: 'r1', paths: ['/a'], name: 'renamed' },
+    latencies: { kong: 5 },
+    correlation_id: 'abc',
+    custom: { deep: { field: 1 } },
+  })
+  assert.equal(row.name, 'r', 'the snapshot row is not changed')
+  // the object form (name -> value, each a set), as correlation-id stores it
+  const e2: Record<string, any> = { a: { b: 1 } }
+  applySerializeValues(e2, { 'a.c': 2, top: 'x' })
+  assert.deepEqual(e2, { a: { b: 1, c: 2 }, top: 'x' })
 })

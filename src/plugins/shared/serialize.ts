@@ -12,6 +12,11 @@
  *   route, service   the matched rows
  *   client_ip, started_at (ms), source ("service" | "exit" | "error"), workspace, workspace_name
  *
+ * Then the values plugins set for the entry (kong.log.set_serialize_value), kept in
+ * kong.ctx.shared under SERIALIZE_VALUES (correlation-id sets `correlation_id` there): each key
+ * is a dotted path into the entry, applied in order as Kong's edit_result does (see
+ * applySerializeValues).
+ *
  * Several log plugins on one request log the same entry, so the JSON text is kept for the
  * request being logged (a one-slot memo keyed by the context object): serialization runs once
  * per request, whatever the number of log plugins.
@@ -26,6 +31,70 @@ export const DEFAULT_WORKSPACE_ID = '00000000-0000-0000-0000-000000000000'
 export const DEFAULT_WORKSPACE_NAME = 'default'
 
 const REDACTED = 'REDACTED'
+
+/**
+ * kong.ctx.shared key of the values set with kong.log.set_serialize_value. Either a plain object
+ * `{ key: value }` (each one mode `set`), or Kong's own list form
+ * `[{ key, value, mode: 'set' | 'add' | 'replace' }]`.
+ */
+export const SERIALIZE_VALUES = 'kong.log.serialize_values'
+
+export interface SerializeValue { key: string; value: unknown; mode?: 'set' | 'add' | 'replace' }
+
+/** Entries of the snapshot's rows: shared by every request, so copied before a value goes inside. */
+const ROW_FIELDS = new Set(['route', 'service', 'consumer'])
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * The set_serialize_value edits, as Kong's edit_result applies them: a key `a.b.c` walks the
+ * entry, making the missing tables on the way for `set` and `add` (a `replace` with a missing
+ * link does nothing); the last part is then written (`set`), written only if absent (`add`), or
+ * only if present (`replace`). A value of undefined or null removes the field (Lua's nil). Where
+ * Kong raises an error (a part on the way that is not a table), the edit is skipped and the
+ * entry still goes out.
+ */
+export function applySerializeValues (root: Record<string, unknown>, values: unknown): void {
+  if (Array.isArray(values)) {
+    for (const v of values as SerializeValue[]) if (v !== null && typeof v === 'object' && typeof v.key === 'string') applyOne(root, v.key, v.value, v.mode ?? 'set')
+  } else if (isTable(values)) {
+    for (const key in values) applyOne(root, key, values[key], 'set')
+  }
+}
+
+function applyOne (root: Record<string, unknown>, key: string, value: unknown, mode: string): void {
+  const parts = key.split('.')
+  let node = root
+  for (let i = 0; i < parts.length - 1; i++) {
+    const part = parts[i]!
+    let next = node[part]
+    if (next === undefined || next === null) {
+      if (mode === 'replace') return
+      next = node[part] = {}
+    } else if (!isTable(next)) {
+      return
+    } else if (i === 0 && node === root && ROW_FIELDS.has(part)) {
+      next = node[part] = JSON.parse(rowText(next)) as Record<string, unknown>
+    }
+    node = next as Record<string, unknown>
+  }
+  const last = parts[parts.length - 1]!
+  const present = node[last] !== undefined && node[last] !== null
+  if (mode === 'set' || (mode === 'add' && !present) || (mode === 'replace' && present)) {
+    if (value === undefined || value === null) delete node[last]
+    else node[last] = value
+  }
+}
+
+/**
+ * The request's serialize values, if any. Reads the worker context's map without making one
+ * (kong.ctx.shared is allocated on first use, worker/context.ts); other contexts go through `shared`.
+ */
+function serializeValues (ctx: LogContext): unknown {
+  const own = (ctx as { sharedMap?: Map<string, unknown> | null }).sharedMap
+  const shared = own === undefined ? ctx.shared : own
+  return shared === null ? undefined : shared.get(SERIALIZE_VALUES)
+}
 
 type HeaderMap = Record<string, string | string[]>
 
@@ -100,7 +169,7 @@ export function serialize (ctx: LogContext, rows = true): Record<string, unknown
   const route = ctx.routeRow
   const service = ctx.serviceRow
 
-  return {
+  const entry: Record<string, unknown> = {
     request: {
       id: ctx.requestId,
       uri,
@@ -138,6 +207,11 @@ export function serialize (ctx: LogContext, rows = true): Record<string, unknown
     workspace: DEFAULT_WORKSPACE_ID,
     workspace_name: DEFAULT_WORKSPACE_NAME,
   }
+  if (rows) {
+    const values = serializeValues(ctx)
+    if (values !== undefined) applySerializeValues(entry, values)
+  }
+  return entry
 }
 
 /**
@@ -162,6 +236,16 @@ let memoJson = ''
 /** `cjson.encode(kong.log.serialize())`, computed once per request. */
 export function serializeJson (ctx: LogContext): string {
   if (memoCtx === ctx) return memoJson
+  let json: string
+  if (serializeValues(ctx) !== undefined) json = JSON.stringify(serialize(ctx, true)) // edits may reach into the rows
+  else json = rowsAppended(ctx)
+  memoJson = json
+  memoCtx = ctx
+  return json
+}
+
+/** The entry without edits: the rows' cached JSON text appended to the rest. */
+function rowsAppended (ctx: LogContext): string {
   let json = JSON.stringify(serialize(ctx, false))
   const route = ctx.routeRow
   const service = ctx.serviceRow
@@ -173,7 +257,5 @@ export function serializeJson (ctx: LogContext): string {
     if (consumer !== null) json += `,"consumer":${rowText(consumer)}`
     json += '}'
   }
-  memoJson = json
-  memoCtx = ctx
   return json
 }
