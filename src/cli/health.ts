@@ -69,13 +69,15 @@ async function inspect (config: Config, readyOnly: boolean): Promise<Report> {
 }
 
 export async function health (p: Parsed): Promise<number> {
-  const config = nodeConfigFrom(p)
   const waitMs = seconds(p, ['wait'], 0) * 1000
+  let config = nodeConfigFrom(p)
   const readyOnly = flag(p, 'ready') !== undefined
   const deadline = Date.now() + waitMs
   let report = await inspect(config, readyOnly)
   while (!report.ok && Date.now() < deadline) {
     await sleep(250)
+    // A node starting now writes <prefix>/.kong_env with its ports: read it again.
+    config = nodeConfigFrom(p)
     report = await inspect(config, readyOnly)
   }
   for (const [name, state] of report.lines) process.stdout.write(`${name.padEnd(20, '.')}${state}\n`)

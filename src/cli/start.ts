@@ -133,8 +133,9 @@ async function foreground (p: Parsed, config: Config, daemonChild: boolean): Pro
     process.send?.({ type: 'failed', message: (err as Error).message })
     return 1
   }
-  writeFileSync(pidFile(config), `${process.pid}\n`)
+  // .kong_env first: a command that sees the pid file finds the running configuration with it.
   try { writeRunningConf(config) } catch (err) { log.warn(`could not write ${runningConfFile(config)}: ${(err as Error).message}`) }
+  writeFileSync(pidFile(config), `${process.pid}\n`)
   process.send?.({ type: 'ready', pid: process.pid, adminPorts: handle.adminPorts, statusPorts: handle.ops.ports })
   if (process.send !== undefined) process.disconnect?.()
   if (pendingStop !== null) stop(pendingStop)

@@ -76,7 +76,7 @@ test('cli: migrations list/bootstrap/up with Kong\'s exit codes', async () => {
   assert.match(listed.out, /executed {2}000001_cluster_events/)
   const up = await sluice(['migrations', 'up'], env)
   assert.equal(up.code, 0)
-  assert.match(up.out, /already up to date/)
+  assert.match(up.out, /already up-to-date/)
   const reset = await sluice(['migrations', 'reset'], env)
   assert.equal(reset.code, 1, 'reset without --yes refuses')
 })
