@@ -6,7 +6,7 @@
  */
 import { KIND_BOUNDS, KIND_OFFSET } from './buckets.ts'
 import { HDR_KINDS, QUANTILES, WINDOW_MS } from './hdr.ts'
-import { runCollectors } from './registry.ts'
+import { currentNodeSources, runCollectors, type SharedDictSample } from './registry.ts'
 import type { MetricsStore } from './store.ts'
 import { labels, TextWriter } from './text.ts'
 
@@ -36,6 +36,13 @@ const HISTOGRAMS = [
   { name: 'kong_upstream_latency_ms', help: 'Latency added by upstream response for each service/route in Kong' },
   { name: 'kong_kong_latency_ms', help: 'Latency added by Kong and enabled plugins for each service/route in Kong' },
 ] as const
+
+/** Timers armed on this (the primary's) thread. */
+function pendingTimers (): number {
+  let n = 0
+  for (const r of process.getActiveResourcesInfo()) if (r === 'Timeout') n++
+  return n
+}
 
 function sorted (m: Map<string, number>): Array<[string, number]> {
   return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -67,6 +74,23 @@ export function renderMetrics (store: MetricsStore, info: NodeInfo): string {
     }
   }
 
+  // Kong: allocated slabs and capacity of each nginx shared dict. Sluice's workers share memory
+  // through SharedArrayBuffers, which are allocated whole: both values are their byte length.
+  // Only the areas that exist are listed (primary/main.ts, dbless.ts: the rate-limiting counter
+  // table as Kong's kong_rate_limiting_counters); Sluice keeps its metrics in the primary's heap,
+  // so there is no prometheus_metrics dict.
+  const sources = currentNodeSources()
+  // read before kong_nginx_metric_errors_total is written, so that a failure counts in this page
+  let health: ReturnType<NonNullable<typeof sources.targetHealth>> = null
+  try { health = sources.targetHealth?.() ?? null } catch { store.errors++ }
+  let dicts: SharedDictSample[] = []
+  try { dicts = [...(sources.sharedDicts?.() ?? [])] } catch { store.errors++ }
+  dicts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  w.family('kong_memory_lua_shared_dict_bytes', 'gauge', 'Allocated slabs in bytes in a shared_dict')
+  for (const d of dicts) w.sample('kong_memory_lua_shared_dict_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.allocated)
+  w.family('kong_memory_lua_shared_dict_total_bytes', 'gauge', 'Total capacity in bytes of a shared_dict')
+  for (const d of dicts) w.sample('kong_memory_lua_shared_dict_total_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.capacity)
+
   w.family('kong_memory_workers_lua_vms_bytes', 'gauge', 'Allocated bytes in worker Lua VM (Sluice: V8 heap used by each worker thread; pid is the thread id)')
   const live = new Set(info.workers.map((x) => x.thread_id))
   store.retainWorkers(live)
@@ -89,10 +113,22 @@ export function renderMetrics (store: MetricsStore, info: NodeInfo): string {
   w.family('kong_nginx_requests_total', 'gauge', 'Number of requests total')
   w.sample('kong_nginx_requests_total', labels([['node_id', node], ['subsystem', 'http']]), total)
 
+  // Kong: nginx timers (background jobs) running and waiting. Sluice's background jobs are the
+  // primary's timers (sync, flushes, health probes): pending counts the ones armed on the primary
+  // thread; running is 0, as no timer callback can run while this page is being written.
+  w.family('kong_nginx_timers', 'gauge', 'Number of nginx timers')
+  w.sample('kong_nginx_timers', labels([['state', 'pending']]), pendingTimers())
+  w.sample('kong_nginx_timers', labels([['state', 'running']]), 0)
+
   w.family('kong_node_info', 'gauge', 'Kong Node metadata information')
   w.sample('kong_node_info', labels([['node_id', node], ['version', info.version]]), 1)
 
   w.family('kong_upstream_target_health', 'gauge', 'Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.')
+  if (health !== null) {
+    const lines = health.map((h) => [labels([['upstream', h.upstream], ['target', h.target], ['address', h.address], ['state', h.state], ['subsystem', 'http']]), h.value] as const)
+    lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    for (const [l, v] of lines) w.sample('kong_upstream_target_health', l, v)
+  }
 
   // ---- Sluice's own ----
   w.family('sluice_access_log_dropped_total', 'counter', 'Access log lines dropped because the log destination could not keep up')

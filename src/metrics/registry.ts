@@ -38,3 +38,39 @@ export function runCollectors (w: TextWriter): number {
   }
   return errors
 }
+
+// ---- Kong families fed by other parts of the primary ----
+// exposition.ts writes these families itself, in Kong's order and with Kong's labels; the node's
+// start-up (primary/main.ts, primary/dbless.ts) says where their samples come from. One node per
+// process in production: a later registration replaces an earlier one, and the removal returned
+// undoes only its own.
+
+/** One kong_upstream_target_health state of one address (Kong writes all four per address). */
+export interface TargetHealthSample {
+  upstream: string
+  target: string
+  /** `ip:port`; '' when the target has no address (dns_error). */
+  address: string
+  state: 'healthchecks_off' | 'healthy' | 'unhealthy' | 'dns_error'
+  value: 0 | 1
+}
+
+/** kong_memory_lua_shared_dict_bytes / _total_bytes of one memory area the workers share. */
+export interface SharedDictSample { name: string; allocated: number; capacity: number }
+
+export interface NodeSources {
+  /** null: no prometheus plugin asks for upstream_health_metrics (Kong then writes no sample). */
+  targetHealth?: () => readonly TargetHealthSample[] | null
+  sharedDicts?: () => readonly SharedDictSample[]
+}
+
+let nodeSources: NodeSources = {}
+
+export function registerNodeSources (s: NodeSources): () => void {
+  nodeSources = s
+  return () => { if (nodeSources === s) nodeSources = {} }
+}
+
+export function currentNodeSources (): NodeSources {
+  return nodeSources
+}

@@ -39,6 +39,9 @@ import { Shutdown, createReloader, adminStatus, adminInfo, logStarted } from './
 import { startStatusServer } from './status-server.ts'
 import type { BuiltSnapshot } from './snapshot.ts'
 import { Supervisor } from './workers.ts'
+import { registerNodeSources } from '../metrics/registry.ts'
+import { targetHealthSamples } from '../metrics/target-health.ts'
+import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { NodeHealth } from './health/node.ts' // upstream health
 import { dnsOptionsFromConfig } from '../common/dns.ts'
 
@@ -155,6 +158,14 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       source: { generation: () => served.built.version, upstreams: () => served.store.all('upstreams'), targets: () => served.store.all('targets') },
     })
     shutdown.push(async () => { health.close() })
+    // Kong families fed by this node (metrics/exposition.ts): target health when a prometheus plugin
+    // asks for upstream_health_metrics, and the rate-limit counter table as Kong's shared dict.
+    const rlTableBytes = rateLimit.initMessage().table.byteLength
+    const offNodeMetrics = registerNodeSources({
+      targetHealth: () => upstreamHealthMetricsOn(served.store.all('plugins')) ? targetHealthSamples(health.registry) : null,
+      sharedDicts: () => [{ name: 'kong_rate_limiting_counters', allocated: rlTableBytes, capacity: rlTableBytes }],
+    })
+    shutdown.push(async () => { offNodeMetrics() })
     health.attach(supervisor)
     await supervisor.start(served.built)
     shutdown.push(() => supervisor.stop(config.drainTimeoutMs))

@@ -28,7 +28,9 @@ import type { ReloadOutcome } from './reload.ts'
 import { Shutdown, createReloader, adminStatus, adminInfo, logStarted } from './lifecycle.ts'
 import { RateLimitWriter } from './ratelimit/writer.ts'
 import { rateLimitSettings } from './ratelimit/settings.ts'
-import { registerCollector } from '../metrics/registry.ts'
+import { registerCollector, registerNodeSources } from '../metrics/registry.ts'
+import { targetHealthSamples } from '../metrics/target-health.ts'
+import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { OAuth2Primary } from '../plugins/oauth2/primary.ts'
 
 export interface PrimaryHandle {
@@ -120,6 +122,14 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       source: { generation: () => cache.generation, upstreams: () => cache.rows('upstreams'), targets: () => cache.rows('targets') },
     })
     shutdown.push(async () => { health.close() })
+    // Kong families fed by this node (metrics/exposition.ts): target health when a prometheus plugin
+    // asks for upstream_health_metrics, and the rate-limit counter table as Kong's shared dict.
+    const rlTableBytes = rateLimit.initMessage().table.byteLength
+    const offNodeMetrics = registerNodeSources({
+      targetHealth: () => upstreamHealthMetricsOn(cache.rows('plugins')) ? targetHealthSamples(health.registry) : null,
+      sharedDicts: () => [{ name: 'kong_rate_limiting_counters', allocated: rlTableBytes, capacity: rlTableBytes }],
+    })
+    shutdown.push(async () => { offNodeMetrics() })
 
     const sync = new ClusterSync({
       pool: ds.pool,
