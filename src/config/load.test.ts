@@ -150,3 +150,12 @@ test('config: listen syntax as Kong parses it', () => {
   assert.throws(() => l('127.0.0.1'), /not of the form address:port/)
   assert.throws(() => l('ssl'), /no address/)
 })
+
+test('config: DNS keys checked as Kong checks them', () => {
+  const c = loadConfig({ env: { KONG_DNS_RESOLVER: '127.0.0.1:5353, 10.0.0.1, ::1, [::1]:53', KONG_DNS_ORDER: 'last,A,aaaa' } })
+  assert.equal(c.raw.dns_resolver, '127.0.0.1:5353, 10.0.0.1, ::1, [::1]:53')
+  assert.throws(() => loadConfig({ env: { KONG_DNS_ORDER: 'LAST,MX' } }), /dns_order: invalid entry 'MX'/)
+  assert.throws(() => loadConfig({ env: { KONG_DNS_RESOLVER: 'dns.example:53' } }), /dns_resolver must be a comma separated list in the form of IPv4\/6 or IPv4\/6:port, got 'dns.example:53'/)
+  assert.throws(() => loadConfig({ env: { KONG_DNS_HOSTSFILE: '/nonexistent/hosts' } }), /dns_hostsfile: file does not exist/)
+  assert.throws(() => loadConfig({ env: { KONG_DNS_VALID_TTL: 'long' } }), /dns_valid_ttl: expected a number of seconds/)
+})

@@ -3,7 +3,8 @@
  * SLUICE_<KEY> < explicit overrides. A bad value throws a ConfigError naming the key; nothing
  * starts with a half-valid configuration.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { CONFIG_KEYS, type ConfigKey, type KeySpec } from './defaults.ts'
@@ -351,11 +352,35 @@ export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, 
       if (h.toLowerCase() !== 'off' && !allowed.has(h.toLowerCase())) errors.push(`${k}: invalid entry '${h}' (one of ${[...allowed].join(', ')}, off)`)
     }
   }
+  // Kong's checks of the DNS keys (kong/conf_loader/parse.lua), so that a typo is not filtered out silently.
+  for (const t of get<string[]>('dns_order')) {
+    if (!['LAST', 'SRV', 'A', 'AAAA', 'CNAME'].includes(t.toUpperCase())) errors.push(`dns_order: invalid entry '${t}' (LAST, SRV, A, AAAA, CNAME)`)
+  }
+  for (const r of get<string[]>('dns_resolver')) {
+    if (!isIpPort(r)) errors.push(`dns_resolver must be a comma separated list in the form of IPv4/6 or IPv4/6:port, got '${r}'`)
+  }
+  const validTtl = raw.dns_valid_ttl.trim()
+  if (validTtl !== '' && !(Number.isFinite(Number(validTtl)) && Number(validTtl) >= 0)) errors.push(`dns_valid_ttl: expected a number of seconds or empty; got '${validTtl}'`)
+  const hosts = get<string>('dns_hostsfile')
+  if (hosts !== '' && !isFile(hosts)) errors.push(`dns_hostsfile: file does not exist: ${hosts}`)
   for (const l of [...cfg.trustedIps]) {
     if (l !== 'unix:' && !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(l)) errors.push(`trusted_ips: '${l}' is not an IP address or CIDR`)
   }
   if (errors.length > 0) throw new ConfigError(errors)
   return cfg
+}
+
+/** `1.2.3.4`, `1.2.3.4:53`, `::1`, `[::1]:53`: a nameserver address (no names, as Kong). */
+function isIpPort (v: string): boolean {
+  const b = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(v)
+  if (b !== null) return isIP(b[1]!) === 6 && (b[2] === undefined || Number(b[2]) <= 65535)
+  if (isIP(v) !== 0) return true
+  const m = /^([\d.]+):(\d{1,5})$/.exec(v)
+  return m !== null && isIP(m[1]!) === 4 && Number(m[2]) <= 65535
+}
+
+function isFile (path: string): boolean {
+  try { return statSync(path).isFile() } catch { return false }
 }
 
 /** The soft `ulimit -n` of this process (Linux /proc), or null where it cannot be read. */
