@@ -47,7 +47,7 @@ function steps (mark: (step: string) => void, decodeSnapshot: (b: Uint8Array) =>
   mark('snapshot decoded')
   let state: CS | null = CompileState.compile(decoded, (workerData as { plugins: boolean }).plugins ? HANDLERS : [], 'n')
   // What UpstreamRegistry.reconcile does after every compile: the balancer module drops its index of the snapshot.
-  prune(new Set(state.compiled.targets.flatMap((t) => t.balancing === null ? [] : [t.balancing])))
+  prune(new Set(state.compiled.targets.flatMap((t) => t.balancing === null ? [] : [t.balancing.balancer])))
   mark('compiled (decoded snapshot still referenced)')
   decoded = null
   mark('compiled, decoded snapshot dropped (what a worker keeps)')

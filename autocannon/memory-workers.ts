@@ -5,14 +5,16 @@
  * the next. Here the main thread is only a supervisor: it builds the snapshot of a seeded database
  * (memory.ts --keep) as the primary does, collects its own garbage, and starts N workers through
  * primary/workers.ts Supervisor (the real spawn path, flags and resource limits included). Then
- * 3 s of load ((b) routes and, when the database has the `ka` route, key-auth keys), a 3 s pause,
+ * 3 s of load from a child process ((b) routes and, when the database has the `ka` route, key-auth keys), a 3 s pause,
  * a full GC of the main thread, and VmRSS sampled 5 times (median).
  *
  *   node --expose-gc --import tsx autocannon/memory-workers.ts --db NAME --workers N [--no-load]
  * Run it with the same Node flags as the node (scenarios use --max-semi-space-size=32) and compare
  * --workers 1 with --workers 2.
  */
+import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { testServer } from '../test/helpers/pg.ts'
 import { freePort } from '../test/helpers/ports.ts'
@@ -29,8 +31,9 @@ const argv = process.argv.slice(2)
 const opt = (name: string, dflt: string): string => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1]! : dflt }
 const WORKERS = Number(opt('workers', '1'))
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`
-const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error('run with node --expose-gc')
+const gcOrNull = (globalThis as { gc?: () => void }).gc
+if (gcOrNull === undefined && argv[0] !== '--load-only') throw new Error('run with node --expose-gc')
+const gc: () => void = gcOrNull ?? (() => {})
 const rss = (): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024
 
 async function main (): Promise<void> {
@@ -49,15 +52,21 @@ async function main (): Promise<void> {
   cache = null
   const port = await freePort()
   const config = loadConfig({ env: {}, overrides: { proxy_listen: `127.0.0.1:${port}`, nginx_worker_processes: String(WORKERS), log_level: 'warn', proxy_access_log: 'off', prefix: '/tmp' } })
+  // V8 hands freed pages back to the OS from a background thread: settle before sampling.
+  const settled = async (): Promise<number> => { gc(); await new Promise((resolve) => setTimeout(resolve, 2000)); gc(); return rss() }
+  const before = await settled()
   const sup = new Supervisor(config)
   await sup.start({ version: 1, bytes })
+  const ready = await settled()
   const reqs: Req[] = spread(routes - 2, 1000).map(requestFor)
   if (keyAuth) for (const j of spread(consumers, 1000)) reqs.push({ path: '/ka/hello', headers: { apikey: keyOf(j) } })
   const r0 = await request(`http://127.0.0.1:${port}${reqs[0]!.path}`, { headers: reqs[0]!.headers })
   await r0.body.dump()
   let load = 'no load'
   if (!argv.includes('--no-load')) {
-    const l = await measure({ origin: `http://127.0.0.1:${port}`, requests: reqs, connections: 100, seconds: 3, pids: [process.pid] })
+    // The load generator runs in a child process: its buffers must not count in this process's RSS.
+    const child = fork(fileURLToPath(import.meta.url), ['--load-only', String(port), String(process.pid), JSON.stringify(reqs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    const l = await new Promise<{ rps: number; cpuUs: number; errors: number }>((resolve, reject) => { child.once('message', resolve); child.once('error', reject) })
     load = `${l.rps.toFixed(0)} req/s, ${l.cpuUs.toFixed(1)} us CPU/req, ${l.errors} errors`
   }
   await new Promise((resolve) => setTimeout(resolve, 3000))
@@ -67,10 +76,16 @@ async function main (): Promise<void> {
     samples.push(rss())
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
-  process.stdout.write(`workers ${WORKERS}: RSS ${mib(median(samples))} (first request ${r0.statusCode}; ${load}; ${routes} routes, ${consumers} consumers${keyAuth ? ', key-auth' : ''})\n`)
+  const m = median(samples)
+  process.stdout.write(`workers ${WORKERS}: RSS ${mib(m)}; main thread alone ${mib(before)}, +${mib((ready - before) / WORKERS)} per worker when ready, +${mib((m - before) / WORKERS)} after the load (first request ${r0.statusCode}; ${load}; ${routes} routes, ${consumers} consumers${keyAuth ? ', key-auth' : ''})\n`)
   await sup.stop(1000)
   await procs.stopAll()
   process.exit(0)
 }
 
-main().catch((err) => { process.stderr.write(`${(err as Error).stack}\n`); process.exit(1) })
+if (argv[0] === '--load-only') {
+  const l = await measure({ origin: `http://127.0.0.1:${argv[1]}`, requests: JSON.parse(argv[3]!) as Req[], connections: 100, seconds: 3, pids: [Number(argv[2])] })
+  process.send!(l, () => process.exit(0))
+} else {
+  main().catch((err) => { process.stderr.write(`${(err as Error).stack}\n`); process.exit(1) })
+}

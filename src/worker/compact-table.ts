@@ -276,7 +276,15 @@ export class CompactTable {
   readonly #indexes = new Map<string, StrIndex | null>()
 
   /** `rows` sorted by id. */
-  constructor (rows: readonly Row[]) {
+  constructor (rows: readonly Row[], parts?: { fields: readonly string[]; cols: readonly Column[]; size: number }) {
+    if (parts !== undefined) { // with(): columns merged already
+      this.size = parts.size
+      this.#fields = parts.fields
+      this.#cols = parts.cols
+      this.#id = parts.cols[parts.fields.indexOf('id')]!
+      this.#extra = new Map()
+      return
+    }
     this.size = rows.length
     const first = rows[0]
     const fields = first === undefined ? ['id'] : Object.keys(first)
@@ -399,6 +407,8 @@ export class CompactTable {
   /** The table with `changes` (id -> row, or null: gone) applied; this one is left as it is. */
   with (changes: ReadonlyMap<string, Row | null>): CompactTable {
     const sorted = [...changes.keys()].sort(cmpStr)
+    const merged = this.#merge(sorted, changes)
+    if (merged !== null) return merged
     const out: Row[] = []
     let i = 0
     for (const id of sorted) {
@@ -412,6 +422,120 @@ export class CompactTable {
     for (; i < this.size; i++) out.push(this.#extra.get(i) ?? this.#build(i))
     return new CompactTable(out)
   }
+
+  /** Whether `row` has the table's fields, in order, each value of its column's kind. */
+  #fits (row: Row): boolean {
+    let k = 0
+    for (const key in row) {
+      if (key !== this.#fields[k]) return false
+      if (!fitsKind(this.#cols[k]!.kind, (row as Record<string, unknown>)[key])) return false
+      k++
+    }
+    return k === this.#fields.length
+  }
+
+  /**
+   * with() without building rows: runs of unchanged rows are copied column by column (memcpy of
+   * typed arrays) and the changed rows encoded; null when a changed row does not fit the columns
+   * (or the table holds rows of another shape): with() then rebuilds from rows.
+   */
+  #merge (sorted: readonly string[], changes: ReadonlyMap<string, Row | null>): CompactTable | null {
+    if (this.#extra.size > 0) return null
+    // Segments: [a, b) of old rows, or one new row.
+    const segs: Array<number | Row> = []
+    let i = 0
+    let size = 0
+    for (const id of sorted) {
+      const row = changes.get(id)!
+      if (row !== null && !this.#fits(row)) return null
+      const at = this.find(id)
+      const stop = at >= 0 ? at : -at - 1
+      if (stop > i) { segs.push(i, stop); size += stop - i }
+      i = at >= 0 ? at + 1 : stop
+      if (row !== null) { segs.push(row); size++ }
+    }
+    if (this.size > i) { segs.push(i, this.size); size += this.size - i }
+    const cols = this.#cols.map((c) => mergeColumn(c, segs, size))
+    return new CompactTable([], { fields: this.#fields, cols, size })
+  }
+}
+
+function fitsKind (kind: Kind, v: unknown): boolean {
+  switch (kind) {
+    case 'uuid': return typeof v === 'string' && isUuid(v)
+    case 'fk': return v === null || isFk(v)
+    case 'int': return v === null || (typeof v === 'number' && Number.isInteger(v) && v > INT_NULL && v <= 0x7fffffff && !Object.is(v, -0))
+    case 'num': return v === null || (typeof v === 'number' && !Number.isNaN(v))
+    case 'str': return v === null || typeof v === 'string'
+    case 'null': return v === null
+    case 'any': return true
+  }
+}
+
+/** Column `c` over `segs` (pairs of old positions [a, b), or a row whose value is encoded). */
+function mergeColumn (c: Column, segs: ReadonlyArray<number | Row>, size: number): Column {
+  const out: Column = { name: c.name, kind: c.kind }
+  const rowValue = (r: Row): unknown => (r as Record<string, unknown>)[c.name]
+  const walk = (old: (a: number, b: number, o: number) => void, one: (v: unknown, o: number) => void): void => {
+    let o = 0
+    for (let s = 0; s < segs.length;) {
+      const x = segs[s]!
+      if (typeof x === 'number') { const b = segs[s + 1] as number; old(x, b, o); o += b - x; s += 2 } else { one(rowValue(x), o); o++; s++ }
+    }
+  }
+  switch (c.kind) {
+    case 'uuid': case 'fk': {
+      const bytes = out.bytes = new Uint8Array(16 * size)
+      const nulls = c.kind === 'fk' ? (out.nulls = new Uint8Array(size)) : null
+      walk((a, b, o) => {
+        bytes.set(c.bytes!.subarray(16 * a, 16 * b), 16 * o)
+        if (nulls !== null) nulls.set(c.nulls!.subarray(a, b), o)
+      }, (v, o) => {
+        if (v === null) nulls![o] = 1
+        else putUuid(bytes, 16 * o, c.kind === 'fk' ? (v as { id: string }).id : v as string)
+      })
+      break
+    }
+    case 'int': {
+      const a32 = out.ints = new Int32Array(size)
+      walk((a, b, o) => { a32.set(c.ints!.subarray(a, b), o) }, (v, o) => { a32[o] = v === null ? INT_NULL : v as number })
+      break
+    }
+    case 'num': {
+      const f64 = out.nums = new Float64Array(size)
+      walk((a, b, o) => { f64.set(c.nums!.subarray(a, b), o) }, (v, o) => { f64[o] = v === null ? NaN : v as number })
+      break
+    }
+    case 'str': {
+      const start = (i: number): number => (i === 0 ? 0 : c.ends![i - 1]!)
+      let total = 0
+      walk((a, b) => { total += start(b) - start(a) }, (v) => { if (v !== null) total += Buffer.byteLength(v as string, 'utf8') })
+      const bytes = Buffer.from(new ArrayBuffer(total))
+      const ends = out.ends = new Uint32Array(size)
+      const nulls = out.nulls = new Uint8Array(size)
+      let at = 0
+      walk((a, b, o) => {
+        const base = start(a)
+        bytes.set(c.bytes!.subarray(base, start(b)), at)
+        for (let k = a; k < b; k++) ends[o + k - a] = c.ends![k]! - base + at
+        nulls.set(c.nulls!.subarray(a, b), o)
+        at += start(b) - base
+      }, (v, o) => {
+        if (v === null) nulls[o] = 1
+        else at += bytes.write(v as string, at, 'utf8')
+        ends[o] = at
+      })
+      out.bytes = bytes
+      break
+    }
+    case 'null': break
+    case 'any': {
+      const arr = out.any = new Array<unknown>(size)
+      walk((a, b, o) => { for (let k = a; k < b; k++) arr[o + k - a] = c.any![k] }, (v, o) => { arr[o] = v })
+      break
+    }
+  }
+  return out
 }
 
 function cmpStr (a: string, b: string): number {

@@ -182,6 +182,22 @@ describe('compact tables (consumers, credentials as columns)', () => {
     assert.deepEqual(next.rows(), sorted([...rows.filter((r) => r !== gone && r.id !== changed.id), changed, added]))
     assert.deepEqual(t.rows(), rows)
     assert.equal(t.get(gone.id)?.id, gone.id)
+    // The same on a table of one shape (columns merged without building rows), and with rows that
+    // do not fit its columns (a number where strings were: rebuilt from rows).
+    const base = rows.filter((_, i) => i !== 5)
+    const uniform = new CompactTable(base)
+    const plainChanged = { ...base[11]!, username: 'ünïcode', custom_id: null }
+    const plainAdded = [consumer(2000), consumer(2001), { ...consumer(2002), username: null, tags: ['x'] }]
+    const changes = new Map<string, GenericRow | null>([[base[0]!.id, null], [base[498]!.id, null], [plainChanged.id, plainChanged], ...plainAdded.map((r) => [r.id, r] as [string, GenericRow])])
+    const expect = sorted([...base.filter((r) => r !== base[0] && r !== base[498] && r.id !== plainChanged.id), plainChanged, ...plainAdded])
+    const merged = uniform.with(changes)
+    assert.deepEqual(merged.rows(), expect)
+    assert.equal(merged.id(merged.indexOf('username')!('ünïcode')), plainChanged.id)
+    assert.equal(merged.indexOf('username')!(base[0]!.username as string ?? '-'), -1)
+    const odd = { ...base[20]!, created_at: 'yesterday' }
+    assert.deepEqual(uniform.with(new Map([[odd.id, odd]])).rows(), base.map((r) => (r.id === odd.id ? odd : r)))
+    assert.deepEqual(uniform.with(new Map()).rows(), base)
+    assert.deepEqual(uniform.with(new Map(base.map((r) => [r.id, null] as [string, null]))).rows(), [])
   })
 
   it('ids that are not UUIDs and foreign keys', () => {
