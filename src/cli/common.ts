@@ -96,6 +96,9 @@ export function adminUrl (config: Config): string | null { return listenerUrl(co
 /** The Status API (status_listen), or null when it is off. */
 export function statusUrl (config: Config): string | null { return listenerUrl(config.statusListen) }
 
+/** `sluice reload -c FILE` leaves FILE's absolute path here for the node's next SIGHUP. */
+export function reloadConfFile (config: Config): string { return join(config.prefix, 'reload-conf') }
+
 /** Where `sluice reload` reads the outcome of the last reload the node applied. */
 export function reloadStateFile (config: Config): string { return join(config.prefix, 'reload.json') }
 

@@ -21,7 +21,7 @@ import { ConfigError } from '../config/load.ts'
 import { configureLog, describeTarget, errorLogPath, log, openErrorLog, reopenLogs, resolveLogTarget } from '../common/log.ts'
 import { startPrimary, type PrimaryHandle } from '../primary/main.ts'
 import { flag, type Parsed } from './args.ts'
-import { applyForegroundLogDefaults, configFrom, logSettingErrors, pidFile, reloadStateFile, runningConfFile, runningPid, writeRunningConf, type ReloadState } from './common.ts'
+import { applyForegroundLogDefaults, confFileFrom, configFrom, logSettingErrors, reloadConfFile, pidFile, reloadStateFile, runningConfFile, runningPid, writeRunningConf, type ReloadState } from './common.ts'
 
 export async function start (p: Parsed): Promise<number> {
   const config = configFrom(p)
@@ -91,6 +91,8 @@ async function foreground (p: Parsed, config: Config, daemonChild: boolean): Pro
   // Handlers go in before anything slow: HUP's default action would kill the process, and USR1's
   // would open Node's inspector.
   let handle: PrimaryHandle | null = null
+  // The file SIGHUP re-reads: the one started with, or the one a later `sluice reload -c` named.
+  let confFile = confFileFrom(p)
   let stopping: Promise<void> | null = null
   let pendingReload = false
   let pendingStop: NodeJS.Signals | null = null
@@ -118,7 +120,7 @@ async function foreground (p: Parsed, config: Config, daemonChild: boolean): Pro
   let reloading = Promise.resolve()
   const reload = (): void => {
     if (handle === null) { pendingReload = true; return }
-    reloading = reloading.then(() => applyReload(p, config, handle!)).catch((err) => { log.error(`reload: ${(err as Error).stack ?? String(err)}`) })
+    reloading = reloading.then(() => applyReload(p, config, handle!, confFile, (f) => { confFile = f })).catch((err) => { log.error(`reload: ${(err as Error).stack ?? String(err)}`) })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
@@ -148,11 +150,17 @@ async function foreground (p: Parsed, config: Config, daemonChild: boolean): Pro
 }
 
 /** SIGHUP: load the file again, check it, apply what changed. */
-async function applyReload (p: Parsed, started: Config, handle: PrimaryHandle): Promise<void> {
+async function applyReload (p: Parsed, started: Config, handle: PrimaryHandle, confFile: string | null, switchTo: (file: string) => void): Promise<void> {
   const t0 = Date.now()
   let next: Config
+  let file = confFile
   try {
-    next = configFrom(p)
+    const asked = readFileSync(reloadConfFile(started), 'utf8').trim()
+    rmSync(reloadConfFile(started), { force: true })
+    if (asked !== '') file = asked
+  } catch { /* no reload -c */ }
+  try {
+    next = configFrom(p, file)
     const errors = logSettingErrors(next)
     if (errors.length > 0) throw new ConfigError(errors)
   } catch (err) {
@@ -168,6 +176,7 @@ async function applyReload (p: Parsed, started: Config, handle: PrimaryHandle): 
   next.prefix = started.prefix
   setUpLogs(next)
   const o = await handle.reload(next)
+  if (o.ok && file !== null && file !== confFile) { switchTo(file); log.notice(`reload: configuration file is now ${file}`) }
   if (o.ok) { try { writeRunningConf(next) } catch (err) { log.warn(`could not write ${runningConfFile(next)}: ${(err as Error).message}`) } }
   writeReloadState(started, { pid: process.pid, at: t0, ok: o.ok, generation: o.generation, message: o.message })
 }

@@ -239,6 +239,19 @@ test('kong CLI: start -c, then health/quit/restart with only -p (the running con
     const r = await request(`http://127.0.0.1:${n.admin}/status`)
     assert.equal(r.statusCode, 200)
     await r.body.dump()
+
+    // `reload -c OTHER` (Kong's): the node switches to OTHER, and later reloads keep reading it.
+    const other = join(n.prefix, '..', 'kong-2.conf')
+    writeFileSync(other, readFileSync(n.conf, 'utf8').replace('nginx_main_worker_processes = 1', 'nginx_main_worker_processes = 2'))
+    const switched = await sluice(['reload', '-c', other])
+    assert.equal(switched.code, 0, switched.out + switched.err)
+    assert.match(switched.out, /Sluice reloaded: .*changed: nginx_worker_processes/)
+    const plain = await sluice(['reload', '-p', n.prefix])
+    assert.equal(plain.code, 0, plain.out + plain.err)
+    assert.doesNotMatch(plain.out, /changed: nginx_worker_processes/, 'the node re-read kong-2.conf, not the file it started with')
+    const h2 = await sluice(['health', '-p', n.prefix])
+    assert.equal(h2.code, 0, h2.out + h2.err)
+    assert.equal(h2.out.match(/^worker \d+\.+running/gm)?.length, 2, h2.out)
   } finally {
     const q = await sluice(['quit', '-p', n.prefix, '-t', '20'])
     assert.equal(q.code, 0, q.err)
