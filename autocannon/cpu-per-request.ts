@@ -6,7 +6,7 @@
  * machine (req/s swings with it); this script prints only, it writes no file.
  *
  *   node --import tsx autocannon/cpu-per-request.ts [--rounds 5] [--duration 4] [--workers 1]
- *        [--connections 50] [--transport undici|net|undici,net] [--no-bare] [--nginx] [--base DIR]
+ *        [--connections 50] [--transport undici|net|undici,net] [--no-bare] [--bare-pool] [--nginx] [--base DIR]
  *
  * `--base DIR` adds a second Sluice run from another checkout (e.g. `git archive HEAD | tar -x -C DIR`
  * with node_modules linked): a paired A/B of a change under the same machine load.
@@ -56,6 +56,10 @@ async function main (procs: Procs): Promise<void> {
   if (!argv.includes('--no-bare')) {
     const b = await startBare(procs, { upstreamPort: up.port, workers })
     targets.push({ name: 'bare', url: `${b.url}hello`, pid: b.child.pid! })
+  }
+  if (argv.includes('--bare-pool')) {
+    const b = await startBare(procs, { upstreamPort: up.port, workers, client: 'pool' })
+    targets.push({ name: 'bare-pool', url: `${b.url}hello`, pid: b.child.pid! })
   }
   if (argv.includes('--nginx')) {
     const n = await startNginx(procs, { upstreamPort: up.port, workers })

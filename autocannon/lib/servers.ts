@@ -250,9 +250,9 @@ http {
 export interface Bare { child: ChildProcess; url: string; port: number }
 
 /** native-bench/bare-proxy.ts (uWS + undici, no routing, no plugins) with `workers` threads. */
-export async function startBare (procs: Procs, o: { upstreamPort: number; workers: number }): Promise<Bare> {
+export async function startBare (procs: Procs, o: { upstreamPort: number; workers: number; client?: 'stack' | 'pool' }): Promise<Bare> {
   const port = await freePort()
-  const child = procs.add(fork(join(ROOT, 'native-bench/bare-proxy.ts'), ['--port', String(port), '--upstream', `http://127.0.0.1:${o.upstreamPort}`, '--workers', String(o.workers)], {
+  const child = procs.add(fork(join(ROOT, 'native-bench/bare-proxy.ts'), ['--port', String(port), '--upstream', `http://127.0.0.1:${o.upstreamPort}`, '--workers', String(o.workers), '--client', o.client ?? 'stack'], {
     execArgv: ['--import', 'tsx', '--max-semi-space-size=32'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   }))
   await waitReady(child, 'bare-proxy')
