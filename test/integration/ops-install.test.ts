@@ -51,7 +51,7 @@ test('install.sh --root renders code, config, unit, logrotate, sysusers, sysctl 
 
   // Code: the runtime tree, without tests or benchmarks.
   const code = join(root, 'opt', 'sluice')
-  for (const f of ['bin/sluice.mjs', 'src/main.ts', 'src/primary/status-server.ts', 'package.json', 'package-lock.json', 'deploy/sluice.service.in']) {
+  for (const f of ['bin/sluice.mjs', 'src/cli/main.ts', 'src/primary/status-server.ts', 'package.json', 'package-lock.json', 'deploy/sluice.service.in']) {
     assert.ok(existsSync(join(code, f)), f)
   }
   assert.equal(existsSync(join(code, 'test')), false)
