@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { CONFIG_KEYS } from '../config/defaults.ts'
-import { enabledPlugins } from '../plugins/schemas.ts'
+import { enabledPlugins, setDatabaseOff } from '../plugins/schemas.ts'
 import { openDatastore, prepareSchema } from '../primary/database.ts'
 import { DbError } from '../db/schema/db-errors.ts'
 import { exportFromDb } from '../declarative/db-export.ts'
@@ -142,6 +142,8 @@ export async function configCommand (p: Parsed): Promise<number> {
     case 'parse': {
       if (arg === undefined) { fail('Error: expected a declarative configuration file; see `sluice config --help`'); return 1 }
       const config = configFrom(p)
+      // As Kong's plugin schemas with database = off: rate limiters accept local and redis only.
+      if (config.database === 'off') setDatabaseOff(true)
       return parseFile(arg, new Set(enabledPlugins(config.plugins))) === null ? 1 : 0
     }
     case 'db_import':

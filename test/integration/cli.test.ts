@@ -6,7 +6,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync, chmodSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { connect } from 'node:net'
@@ -141,4 +141,23 @@ test('cli: with no pg_host, start runs an embedded PostgreSQL under the prefix, 
   } finally {
     assert.equal((await sluice(['stop'], env)).code, 0)
   }
+})
+
+test('cli: config parse checks plugin policies as the configured database allows (cluster refused with database = off)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-parse-'))
+  prefixes.push(dir)
+  const file = join(dir, 'kong.yml')
+  writeFileSync(file, [
+    '_format_version: "3.0"',
+    'plugins:',
+    '- name: rate-limiting',
+    '  config: { minute: 5, policy: cluster }',
+    '',
+  ].join('\n'))
+  const withDb = await sluice(['config', 'parse', file], { SLUICE_PREFIX: dir })
+  assert.equal(withDb.code, 0, withDb.out + withDb.err)
+  assert.match(withDb.out, /parse successful/)
+  const off = await sluice(['config', 'parse', file], { SLUICE_PREFIX: dir, KONG_DATABASE: 'off' })
+  assert.equal(off.code, 1, off.out + off.err)
+  assert.match(off.err, /expected one of: local, redis/)
 })
