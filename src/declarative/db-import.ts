@@ -13,7 +13,7 @@ import { mapPgError } from '../db/dao/pg-errors.ts'
 import { uniqueViolation } from '../db/schema/db-errors.ts'
 import { getSchema } from '../db/schema/registry.ts'
 import type { EntitySchema } from '../db/schema/types.ts'
-import { entityOrder } from './entities.ts'
+import { storedOrder } from './entities.ts'
 import type { Flattened, Row } from './flatten.ts'
 
 export const IMPORT_BATCH = 5000
@@ -91,7 +91,7 @@ export async function importIntoDb (pool: Pool, flat: Flattened, nodeId: string 
   let current: EntitySchema | null = null
   try {
     await client.query('begin')
-    for (const table of entityOrder()) {
+    for (const table of storedOrder()) {
       const rows = flat.entities.get(table)
       if (rows === undefined || rows.length === 0) continue
       const schema = getSchema(table)!

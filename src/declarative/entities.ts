@@ -6,6 +6,7 @@
  */
 import { allSchemas, getSchema } from '../db/schema/registry.ts'
 import type { EntitySchema } from '../db/schema/types.ts'
+import { vaults } from './vaults.ts'
 
 export interface ForeignField { readonly field: string; readonly reference: string }
 export interface ChildLink { readonly entity: string; readonly field: string }
@@ -23,7 +24,8 @@ export interface EntityMeta {
 let cache: { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } | null = null
 
 function build (): { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } {
-  const schemas = allSchemas()
+  // vaults: known to the declarative format only (vaults.ts)
+  const schemas = [...allSchemas(), vaults]
   const order = topological(schemas)
   const children = new Map<string, Map<string, ChildLink>>()
   for (const s of schemas) children.set(s.name, new Map())
@@ -63,10 +65,15 @@ function topological (schemas: readonly EntitySchema[]): string[] {
   return out
 }
 
-/** Entity table names in dependency order (referenced first): the import order. */
+/** Entity table names in dependency order (referenced first): the declarative format's order. */
 export function entityOrder (): readonly string[] {
   cache ??= build()
   return cache.order
+}
+
+/** The entity tables Sluice stores and serves (those with a registered schema), in that order. */
+export function storedOrder (): readonly string[] {
+  return entityOrder().filter((t) => getSchema(t) !== undefined)
 }
 
 export function entityMeta (name: string): EntityMeta | undefined {

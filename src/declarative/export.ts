@@ -7,7 +7,7 @@
  * writes it as YAML that reads back the same under YAML 1.1 and 1.2 alike.
  */
 import { getSchema } from '../db/schema/registry.ts'
-import { entityOrder } from './entities.ts'
+import { storedOrder } from './entities.ts'
 
 export type ExportRow = Record<string, unknown>
 export type Export = Record<string, unknown>
@@ -22,7 +22,7 @@ export const NOT_EXPORTED: ReadonlySet<string> = new Set(['oauth2_authorization_
 
 /** The tables an export holds, in dependency order. */
 export function exportedTables (): string[] {
-  return entityOrder().filter((t) => !NOT_EXPORTED.has(t))
+  return storedOrder().filter((t) => !NOT_EXPORTED.has(t))
 }
 
 const byId = (a: ExportRow, b: ExportRow): number => {

@@ -36,6 +36,7 @@ import { entityMeta, entityOrder, type ChildLink, type EntityMeta } from './enti
 import type { Table } from './parse.ts'
 import { entityUuid } from './uuid.ts'
 import { migrateFormat } from './migrate.ts'
+import { vaultNotInstalled } from './vaults.ts'
 import { randomUUID } from 'node:crypto'
 
 export const FORMAT_VERSIONS = ['1.1', '2.1', '3.0'] as const
@@ -78,6 +79,8 @@ interface Node {
   /** The foreign key of this entity to the parent it is nested under. */
   readonly link: ChildLink | null
   id: unknown
+  /** The id was generated from the entity's key (not given, not random). */
+  keyed: boolean
   row: Row | null
   /** Foreign keys given by name or id, resolved in stage 2. */
   refs: Array<{ field: string; reference: string; value: unknown }>
@@ -232,10 +235,11 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
         // Sluice: `certificates[].snis: [name, ...]` as shorthand for `[{name}, ...]`
         if (name === 'snis' && parent !== null && typeof item === 'string') item = Object.assign(Object.create(null), { name: item })
         if (!isPlainObject(item)) { setAt(errors, path, MSG.RECORD); continue }
-        const node: Node = { meta, item, index: i, path, parent, link, id: item.id, row: null, refs: [] }
+        const node: Node = { meta, item, index: i, path, parent, link, id: item.id, keyed: false, row: null, refs: [] }
         if (node.id === undefined || node.id === null) {
           const parentId = parent !== null && typeof parent.id === 'string' ? parent.id : undefined
           const key = uuidKey(node, parentId)
+          node.keyed = key !== undefined
           node.id = key !== undefined ? entityUuid(name, key) : randomUUID()
         }
         walk(item, node, path)
@@ -295,7 +299,7 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
       stage2.atKey(e.node.meta.name, e.at, `invalid reference '${e.field}: ${shown}' (no such entry in '${e.reference}')`)
     } else e.node.row![e.field] = { id: found.row!.id }
   }
-  if (!stage2.empty()) return { ok: false, errors: stage2.table() }
+  if (!stage2.empty()) { showKeyedIds(nodes); return { ok: false, errors: stage2.table() } }
 
   // ---- stage 3: unique fields declared twice
   const stage3: ErrorTable = Object.create(null)
@@ -324,10 +328,19 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
     }
     if (rows.length > 0) { entities.set(name, rows); count += rows.length }
   }
-  if (hasKeys(stage3)) return { ok: false, errors: stage3 }
+  if (hasKeys(stage3)) { showKeyedIds(nodes); return { ok: false, errors: stage3 } }
 
   transformRows(entities, meta._transform)
   return { ok: true, value: { entities, meta, count } }
+}
+
+/**
+ * Errors found once ids exist (stages 2 and 3) come with the input as Kong leaves it by then:
+ * every entity whose id was generated from its key carries that id, so a flattened error names
+ * the id its message speaks of (`primary key set to '<id>'`).
+ */
+function showKeyedIds (nodes: readonly Node[]): void {
+  for (const n of nodes) if (n.keyed && (n.item.id === undefined || n.item.id === null)) n.item.id = n.id
 }
 
 function uniquenessMsg (entity: string, key: string, value: string): string {
@@ -374,6 +387,11 @@ function validateNode (node: Node, enabled: ReadonlySet<string> | undefined): Er
   }
   if (meta.name === 'plugins' && enabled !== undefined && typeof rec.name === 'string' && getPlugin(rec.name) !== undefined && !enabled.has(rec.name)) {
     errs.name = NOT_ENABLED.replace('%s', rec.name)
+    return errs
+  }
+  const noVault = meta.name === 'vaults' ? vaultNotInstalled(rec.name) : undefined
+  if (noVault !== undefined) {
+    errs.name = noVault
     return errs
   }
   const processed = processAutoFields(schema, rec, 'insert')

@@ -131,7 +131,8 @@ function responseBody (flat: Flattened, tables: Record<string, GenericRow[]>): s
   for (const t of flat.entities.keys()) {
     const ttl = getSchema(t)?.ttl === true
     const m: Record<string, unknown> = {}
-    for (const r of tables[t] ?? []) {
+    // entities served by no table (vaults) are answered as flattened
+    for (const r of tables[t] ?? (flat.entities.get(t) as GenericRow[] | undefined) ?? []) {
       if (ttl) {
         const { expires_at: exp, ...rest } = r
         m[r.id] = { ...rest, ttl: exp ?? null }
@@ -146,9 +147,13 @@ function isEmpty (flat: Flattened): boolean {
   return flat.count === 0
 }
 
-/** The configuration a request or file carries: a table, or a failure to answer with. */
-function decode (input: LoadInput): { table: Table; hash: string } | LoadFailure {
-  if (input.table !== undefined) return { table: toTable(input.table) as Table, hash: configHash(JSON.stringify(input.table)) }
+/**
+ * The configuration a request or file carries: a table, or a failure to answer with. `fromText`:
+ * the hash is that of a configuration text, the only kind `?check_hash=1` compares (Kong hashes
+ * an already decoded body only after flattening, so such a body never answers 304).
+ */
+function decode (input: LoadInput): { table: Table; hash: string; fromText: boolean } | LoadFailure {
+  if (input.table !== undefined) return { table: toTable(input.table) as Table, hash: configHash(JSON.stringify(input.table)), fromText: false }
   const text = typeof input.text === 'string' ? input.text : Buffer.from(input.text ?? new Uint8Array()).toString('utf8')
   if (input.jsonBody === true) {
     // POST /config with a JSON body: the configuration itself, or `{"config": "<yaml or json>"}`
@@ -157,11 +162,12 @@ function decode (input: LoadInput): { table: Table; hash: string } | LoadFailure
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, status: 400, body: { message: 'Cannot parse JSON body' } }
     const o = v as Record<string, unknown>
     if (o._format_version === undefined && typeof o.config === 'string') return decode({ ...input, text: o.config, jsonBody: false })
-    try { return { table: toTable(o) as Table, hash: configHash(text) } } catch { return { ok: false, status: 400, body: { message: 'Cannot parse JSON body' } } }
+    // a body without `_format_version` is a configuration text of its own (Kong reads the raw body)
+    try { return { table: toTable(o) as Table, hash: configHash(text), fromText: o._format_version === undefined } } catch { return { ok: false, status: 400, body: { message: 'Cannot parse JSON body' } } }
   }
   const u = unserialize(text, input.filename)
   if (!u.ok) return { ok: false, status: 400, body: parseError(u.error) }
-  return { table: u.table, hash: u.hash }
+  return { table: u.table, hash: u.hash, fromText: true }
 }
 
 export function runLoad (input: LoadInput): LoadOutput {
@@ -170,7 +176,7 @@ export function runLoad (input: LoadInput): LoadOutput {
   if ('ok' in d) return d
   const table = d.table
   let hash = d.hash
-  if (input.checkHash !== undefined && input.checkHash === hash) return { ok: false, status: 304, body: { message: 'configuration is identical' } }
+  if (input.checkHash !== undefined && d.fromText && input.checkHash === hash) return { ok: false, status: 304, body: { message: 'configuration is identical' } }
   const enabled = input.enabledPlugins !== undefined ? new Set(input.enabledPlugins) : undefined
   // flattening mutates nothing it is given; keep the original for flattened errors
   const r = flatten(table, enabled !== undefined ? { enabledPlugins: enabled } : {})
