@@ -9,7 +9,9 @@
  *        [--connections 50] [--transport undici|net|undici,net] [--no-bare] [--bare-pool] [--nginx] [--base DIR]
  *
  * `--base DIR` adds a second Sluice run from another checkout (e.g. `git archive HEAD | tar -x -C DIR`
- * with node_modules linked): a paired A/B of a change under the same machine load.
+ * with node_modules linked; `.` for this one): a paired A/B of a change under the same machine load.
+ * `--base-node-args "..."` gives that second Sluice other node flags (default: --max-semi-space-size=32,
+ * as every Sluice here; `--base . --base-node-args ""` measures what the flag is worth).
  * Output: per round and as medians, us/req (user + system) of each target, Sluice / bare and
  * Sluice / base.
  */
@@ -50,7 +52,11 @@ async function main (procs: Procs): Promise<void> {
   }
   const base = arg('base')
   if (base !== undefined) {
-    const sb = await startSluice(procs, { workers, upstreamPort: up.port, root: base, env: { SLUICE_UPSTREAM_TRANSPORT: transports[0]! } })
+    const baseArgs = arg('base-node-args')
+    const sb = await startSluice(procs, {
+      workers, upstreamPort: up.port, root: base, env: { SLUICE_UPSTREAM_TRANSPORT: transports[0]! },
+      ...(baseArgs !== undefined ? { nodeArgs: baseArgs.split(' ').filter((x) => x !== '') } : {}),
+    })
     targets.push({ name: 'base', url: `http://127.0.0.1:${sb.proxyPort}/hello`, pid: sb.child.pid! })
   }
   if (!argv.includes('--no-bare')) {
