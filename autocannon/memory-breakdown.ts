@@ -9,7 +9,7 @@
  *   node --expose-gc --import tsx autocannon/memory-breakdown.ts --db NAME [--snapshot-heap file.heapsnapshot]
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { writeHeapSnapshot } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import type { Snapshot } from '../src/common/snapshot.ts'
 import type { CompileState as CS } from '../src/worker/compile-delta.ts'
 import type { AnyPluginHandler } from '../src/plugins/types.ts'
@@ -18,6 +18,8 @@ import type { Balancer } from '../src/worker/balancer/balancer.ts'
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`
 
 interface Mark { step: string; heap: number; external: number; arrayBuffers: number; rss: number }
+
+let spaces = ''
 
 async function inWorker (): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc
@@ -37,7 +39,7 @@ async function inWorker (): Promise<void> {
   mark('worker modules loaded')
   const { pruneBalancers } = await import('../src/worker/balancer/runtime.ts')
   steps(mark, decodeSnapshot, CompileState, HANDLERS, pruneBalancers)
-  parentPort!.postMessage(marks)
+  parentPort!.postMessage({ marks, spaces })
 }
 
 /** Sync, so that no suspended frame keeps the decoded snapshot alive. */
@@ -51,6 +53,7 @@ function steps (mark: (step: string) => void, decodeSnapshot: (b: Uint8Array) =>
   mark('compiled (decoded snapshot still referenced)')
   decoded = null
   mark('compiled, decoded snapshot dropped (what a worker keeps)')
+  spaces = getHeapSpaceStatistics().map((x) => `${x.space_name} ${mib(x.space_size)} (${mib(x.space_used_size)} used)`).join(', ')
   const file = (workerData as { heapFile: string }).heapFile
   // Tables, released in an order where each holds no row of the ones after it (without plugin
   // handlers, nothing else holds the rows; with them, the auth indexes do).
@@ -85,10 +88,11 @@ async function inMain (): Promise<void> {
       workerData: { bytes, heapFile: plugins ? opt('snapshot-heap', '') : '', plugins },
       execArgv: ['--import', new URL('../src/worker/ts-loader.mjs', import.meta.url).href],
     })
-    const marks = await new Promise<Mark[]>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+    const { marks, spaces } = await new Promise<{ marks: Mark[]; spaces: string }>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
     await w.terminate()
     process.stdout.write(`\n${plugins ? 'with every plugin handler (auth indexes built)' : 'without plugin handlers (rows only)'}:\n`)
     table(marks)
+    process.stdout.write(`V8 spaces after compile (committed): ${spaces}\n`)
   }
 }
 
