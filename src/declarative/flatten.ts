@@ -84,6 +84,26 @@ interface Node {
   row: Row | null
   /** Foreign keys given by name or id, resolved in stage 2. */
   refs: Array<{ field: string; reference: string; value: unknown }>
+  /** A nested entity's own `{id}` for its parent's key: must exist (stage 2), the parent wins. */
+  parentRef?: { field: string; reference: string; value: unknown }
+}
+
+/** Ids and unique endpoint key values of every entity of the input, by entity table. */
+type KnownKeys = Map<string, Set<string>>
+
+function knownKeys (nodes: readonly Node[]): KnownKeys {
+  const out: KnownKeys = new Map()
+  for (const n of nodes) {
+    let s = out.get(n.meta.name)
+    if (s === undefined) { s = new Set(); out.set(n.meta.name, s) }
+    if (typeof n.id === 'string') s.add(n.id)
+    const ek = n.meta.schema.endpoint_key
+    if (ek !== undefined && n.meta.schema.fields[ek]?.unique === true) {
+      const v = keyText(n.item[ek])
+      if (v !== undefined) s.add(v)
+    }
+  }
+  return out
 }
 
 /** A valid UUID no entity has: foreign references stand on it until stage 2 resolves them. */
@@ -253,8 +273,10 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
   const enabled = opts.enabledPlugins
   const every = opts.progressEvery ?? 10_000
   let done = 0
+  let known: KnownKeys | undefined
+  const knownNow = (): KnownKeys => (known ??= knownKeys(nodes))
   for (const node of nodes) {
-    const fieldErrors = validateNode(node, enabled)
+    const fieldErrors = validateNode(node, enabled, knownNow)
     if (fieldErrors !== undefined) mergeAt(errors, node.path, fieldErrors)
     if (opts.onProgress !== undefined && ++done % every === 0) opts.onProgress(done)
   }
@@ -268,7 +290,7 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
   const byId = new Map<string, Map<string, Node>>()
   const byKey = new Map<string, Map<string, Node>>()
   for (const name of order) { byId.set(name, new Map()); byKey.set(name, new Map()) }
-  const expected: Array<{ node: Node; at: string; field: string; reference: string; value: unknown }> = []
+  const expected: Array<{ node: Node; at: string; field: string; reference: string; value: unknown; nested?: boolean }> = []
   for (const node of nodes) {
     const schema = node.meta.schema
     const row = node.row!
@@ -288,6 +310,7 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
       if (!failed) stage2.atPath(node.path, uniquenessMsg(node.meta.name, 'primary key', row.id))
     } else ids.set(row.id, node)
     for (const r of node.refs) expected.push({ node, at: key ?? row.id, ...r })
+    if (node.parentRef !== undefined) expected.push({ node, at: key ?? row.id, ...node.parentRef, nested: true })
   }
   for (const e of expected) {
     const lookup = typeof e.value === 'string' ? e.value : fkId(e.value)
@@ -297,7 +320,7 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
     if (found === undefined) {
       const shown = typeof e.value === 'string' ? e.value : JSON.stringify(e.value)
       stage2.atKey(e.node.meta.name, e.at, `invalid reference '${e.field}: ${shown}' (no such entry in '${e.reference}')`)
-    } else e.node.row![e.field] = { id: found.row!.id }
+    } else if (e.nested !== true) e.node.row![e.field] = { id: found.row!.id }
   }
   if (!stage2.empty()) { showKeyedIds(nodes); return { ok: false, errors: stage2.table() } }
 
@@ -348,7 +371,7 @@ function uniquenessMsg (entity: string, key: string, value: string): string {
 }
 
 /** One entity: its own record (children and extras taken out) through the schema. */
-function validateNode (node: Node, enabled: ReadonlySet<string> | undefined): ErrorTable | undefined {
+function validateNode (node: Node, enabled: ReadonlySet<string> | undefined, known: () => KnownKeys): ErrorTable | undefined {
   const { meta, item } = node
   const schema: EntitySchema = meta.schema
   const errs: ErrorTable = Object.create(null)
@@ -372,7 +395,13 @@ function validateNode (node: Node, enabled: ReadonlySet<string> | undefined): Er
   for (const fk of meta.foreign) {
     const v = rec[fk.field]
     if (node.link !== null && fk.field === node.link.field) {
-      if (v !== undefined && v !== null && !namesParent(node, v)) errs[fk.field] = 'value must be null'
+      // Kong's second validation pass resolves a nested entity's own key for its parent: an `{id}`
+      // is checked as a reference (#7696), a name or id that exists is replaced by the parent's;
+      // anything else stays the first pass's "value must be null"
+      if (v !== undefined && v !== null && !namesParent(node, v)) {
+        if (isPlainObject(v) && isUuid(v.id) && Object.keys(v).length === 1) node.parentRef = { field: fk.field, reference: fk.reference, value: v }
+        else if (typeof v !== 'string' || known().get(fk.reference)?.has(v) !== true) errs[fk.field] = 'value must be null'
+      }
       rec[fk.field] = typeof node.parent?.id === 'string' ? { id: node.parent.id } : { id: UNRESOLVED }
       continue
     }
