@@ -240,3 +240,31 @@ test('a db_import reaches a running node: the reload event makes it serve the ne
     await gw.stop()
   }
 })
+
+test('Kong 11-config_spec: re-import of unnamed routes adds rows (random ids); vaults are validated but not stored', async () => {
+  const d = await db()
+  const file = `_format_version: "1.1"
+services:
+- name: foo
+  url: https://example.com
+  routes:
+    - hosts: ['foo.test']
+- name: bar
+  url: https://example.com
+  routes:
+    - hosts: ['bar.test']
+vaults:
+- name: env
+  prefix: my-env
+`
+  const f = flat(file)
+  assert.equal(f.entities.get('vaults')?.length, 1)
+  const r = await importIntoDb(d.pool, f, null)
+  assert.equal(r.byTable.vaults, undefined)
+  assert.equal(r.rows, 4)
+  await importIntoDb(d.pool, flat(file), null)
+  assert.equal((await d.pool.query('select count(*)::int as n from routes')).rows[0].n, 4)
+  assert.equal((await d.pool.query('select count(*)::int as n from services')).rows[0].n, 2)
+  const exported = toYaml(await exportFromDb(d.pool))
+  assert.doesNotMatch(exported, /vaults/)
+})
