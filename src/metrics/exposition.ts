@@ -8,6 +8,7 @@ import { KIND_BOUNDS, KIND_OFFSET } from './buckets.ts'
 import { HDR_KINDS, QUANTILES, WINDOW_MS } from './hdr.ts'
 import { currentNodeSources, runCollectors, type SharedDictSample } from './registry.ts'
 import type { MetricsStore } from './store.ts'
+import { lastExportSwitches } from '../plugins/prometheus/flags.ts'
 import { labels, TextWriter } from './text.ts'
 
 export interface WorkerSummary {
@@ -48,54 +49,77 @@ function sorted (m: Map<string, number>): Array<[string, number]> {
   return [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
 }
 
+/**
+ * Kong's families, in Kong's order (its keys sorted by name). As Kong's prometheus.lua does, a
+ * family is written only when it has a sample, and while no prometheus plugin is enabled the page
+ * holds only the node-level families (Kong's exporter then lists its local gauges only: no
+ * request counts, latencies, bandwidth or metric errors, though the counts recorded before stay
+ * and come back with the plugin).
+ */
 export function renderMetrics (store: MetricsStore, info: NodeInfo): string {
   const w = new TextWriter()
   const node = info.nodeId
 
-  w.family('kong_bandwidth_bytes', 'counter', 'Total bandwidth (ingress/egress) throughput in bytes')
-  for (const [k, v] of sorted(store.bandwidth)) w.sample('kong_bandwidth_bytes', `{${k}}`, v)
-
-  w.family('kong_datastore_reachable', 'gauge', 'Datastore reachable from Kong, 0 is unreachable')
-  w.sample('kong_datastore_reachable', '', info.datastoreReachable === false ? 0 : 1)
-
-  w.family('kong_http_requests_total', 'counter', 'HTTP status codes per consumer/service/route in Kong')
-  for (const [k, v] of sorted(store.requests)) w.sample('kong_http_requests_total', `{${k}}`, v)
-
-  const series = [...store.latency.values()].sort((a, b) => (a.labels < b.labels ? -1 : 1))
-  // Exporter order: kong_kong_latency_ms, then request, then upstream (alphabetical, as Kong's sorted dict).
-  for (const kind of [2, 0, 1]) {
-    const h = HISTOGRAMS[kind]!
-    w.family(h.name, 'histogram', h.help)
-    for (const s of series) {
-      let any = 0
-      for (let j = 0; j <= KIND_BOUNDS[kind]!.length; j++) any += s.counts[KIND_OFFSET[kind]! + j]!
-      if (any === 0) continue
-      w.histogram(h.name, s.labels, KIND_BOUNDS[kind]!, s.counts, KIND_OFFSET[kind]!, s.sums[kind]!)
-    }
-  }
-
+  // Read first (they are the scrape-time sources), so that a failure counts in this page's
+  // kong_nginx_metric_errors_total and the plugin switches are the current ones.
+  const sources = currentNodeSources()
+  let health: ReturnType<NonNullable<typeof sources.targetHealth>> = null
+  try { health = sources.targetHealth?.() ?? null } catch { store.errors++ }
+  let enabled = true
+  try {
+    if (sources.prometheusEnabled !== undefined) enabled = sources.prometheusEnabled()
+    else if (sources.targetHealth !== undefined) enabled = lastExportSwitches()?.enabled ?? true
+  } catch { store.errors++ }
   // Kong: allocated slabs and capacity of each nginx shared dict. Sluice's workers share memory
   // through SharedArrayBuffers, which are allocated whole: both values are their byte length.
   // Only the areas that exist are listed (primary/main.ts, dbless.ts: the rate-limiting counter
   // table as Kong's kong_rate_limiting_counters); Sluice keeps its metrics in the primary's heap,
   // so there is no prometheus_metrics dict.
-  const sources = currentNodeSources()
-  // read before kong_nginx_metric_errors_total is written, so that a failure counts in this page
-  let health: ReturnType<NonNullable<typeof sources.targetHealth>> = null
-  try { health = sources.targetHealth?.() ?? null } catch { store.errors++ }
   let dicts: SharedDictSample[] = []
   try { dicts = [...(sources.sharedDicts?.() ?? [])] } catch { store.errors++ }
   dicts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  w.family('kong_memory_lua_shared_dict_bytes', 'gauge', 'Allocated slabs in bytes in a shared_dict')
-  for (const d of dicts) w.sample('kong_memory_lua_shared_dict_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.allocated)
-  w.family('kong_memory_lua_shared_dict_total_bytes', 'gauge', 'Total capacity in bytes of a shared_dict')
-  for (const d of dicts) w.sample('kong_memory_lua_shared_dict_total_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.capacity)
 
-  w.family('kong_memory_workers_lua_vms_bytes', 'gauge', 'Allocated bytes in worker Lua VM (Sluice: V8 heap used by each worker thread; pid is the thread id)')
+  const series = enabled ? [...store.latency.values()].sort((a, b) => (a.labels < b.labels ? -1 : 1)) : []
+  const histogram = (kind: number): void => {
+    const h = HISTOGRAMS[kind]!
+    let started = false
+    for (const s of series) {
+      let any = 0
+      for (let j = 0; j <= KIND_BOUNDS[kind]!.length; j++) any += s.counts[KIND_OFFSET[kind]! + j]!
+      if (any === 0) continue
+      if (!started) { w.family(h.name, 'histogram', h.help); started = true }
+      w.histogram(h.name, s.labels, KIND_BOUNDS[kind]!, s.counts, KIND_OFFSET[kind]!, s.sums[kind]!)
+    }
+  }
+  const counter = (name: string, help: string, m: Map<string, number>): void => {
+    if (!enabled || m.size === 0) return
+    w.family(name, 'counter', help)
+    for (const [k, v] of sorted(m)) w.sample(name, `{${k}}`, v)
+  }
+
+  counter('kong_bandwidth_bytes', 'Total bandwidth (ingress/egress) throughput in bytes', store.bandwidth)
+
+  w.family('kong_datastore_reachable', 'gauge', 'Datastore reachable from Kong, 0 is unreachable')
+  w.sample('kong_datastore_reachable', '', info.datastoreReachable === false ? 0 : 1)
+
+  counter('kong_http_requests_total', 'HTTP status codes per consumer/service/route in Kong', store.requests)
+
+  histogram(2) // kong_kong_latency_ms
+
+  if (dicts.length > 0) {
+    w.family('kong_memory_lua_shared_dict_bytes', 'gauge', 'Allocated slabs in bytes in a shared_dict')
+    for (const d of dicts) w.sample('kong_memory_lua_shared_dict_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.allocated)
+    w.family('kong_memory_lua_shared_dict_total_bytes', 'gauge', 'Total capacity in bytes of a shared_dict')
+    for (const d of dicts) w.sample('kong_memory_lua_shared_dict_total_bytes', labels([['node_id', node], ['shared_dict', d.name], ['kong_subsystem', 'http']]), d.capacity)
+  }
+
   const live = new Set(info.workers.map((x) => x.thread_id))
   store.retainWorkers(live)
   const gauges = [...store.workers.values()].sort((a, b) => a.workerId - b.workerId)
-  for (const g of gauges) w.sample('kong_memory_workers_lua_vms_bytes', labels([['node_id', node], ['pid', g.threadId], ['kong_subsystem', 'http']]), g.heapUsed)
+  if (gauges.length > 0) {
+    w.family('kong_memory_workers_lua_vms_bytes', 'gauge', 'Allocated bytes in worker Lua VM (Sluice: V8 heap used by each worker thread; pid is the thread id)')
+    for (const g of gauges) w.sample('kong_memory_workers_lua_vms_bytes', labels([['node_id', node], ['pid', g.threadId], ['kong_subsystem', 'http']]), g.heapUsed)
+  }
 
   // Sluice counts requests, not TCP connections: accepted/handled/total follow requests, active and writing are requests in flight.
   const total = info.workers.reduce((a, x) => a + x.requests, 0)
@@ -107,8 +131,10 @@ export function renderMetrics (store: MetricsStore, info: NodeInfo): string {
 
   const extra = new TextWriter()
   const collectorErrors = runCollectors(extra)
-  w.family('kong_nginx_metric_errors_total', 'counter', 'Number of nginx-lua-prometheus errors')
-  w.sample('kong_nginx_metric_errors_total', '', store.errors + collectorErrors)
+  if (enabled) {
+    w.family('kong_nginx_metric_errors_total', 'counter', 'Number of nginx-lua-prometheus errors')
+    w.sample('kong_nginx_metric_errors_total', '', store.errors + collectorErrors)
+  }
 
   w.family('kong_nginx_requests_total', 'gauge', 'Number of requests total')
   w.sample('kong_nginx_requests_total', labels([['node_id', node], ['subsystem', 'http']]), total)
@@ -123,8 +149,11 @@ export function renderMetrics (store: MetricsStore, info: NodeInfo): string {
   w.family('kong_node_info', 'gauge', 'Kong Node metadata information')
   w.sample('kong_node_info', labels([['node_id', node], ['version', info.version]]), 1)
 
-  w.family('kong_upstream_target_health', 'gauge', 'Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.')
-  if (health !== null) {
+  histogram(0) // kong_request_latency_ms
+  histogram(1) // kong_upstream_latency_ms
+
+  if (health !== null && health.length > 0) {
+    w.family('kong_upstream_target_health', 'gauge', 'Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.')
     const lines = health.map((h) => [labels([['upstream', h.upstream], ['target', h.target], ['address', h.address], ['state', h.state], ['subsystem', 'http']]), h.value] as const)
     lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     for (const [l, v] of lines) w.sample('kong_upstream_target_health', l, v)

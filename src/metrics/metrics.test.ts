@@ -5,7 +5,7 @@ import type { MetricsDelta } from './delta.ts'
 import { renderMetrics, type NodeInfo } from './exposition.ts'
 import { newHistogram, recordUs, takeEncoded } from './hdr.ts'
 import { parseMetrics, sumOf } from './parse.ts'
-import { registerCollector } from './registry.ts'
+import { registerCollector, registerNodeSources } from './registry.ts'
 import { MetricsStore } from './store.ts'
 import { escapeLabel } from './text.ts'
 
@@ -136,7 +136,9 @@ test('store: deltas of two workers merge into Kong-named families with Kong labe
   assert.equal(sumOf(m, 'kong_nginx_requests_total', { node_id: NODE }), 15)
   assert.equal(sumOf(m, 'kong_nginx_metric_errors_total'), 0)
   assert.equal(sumOf(m, 'kong_memory_workers_lua_vms_bytes', { pid: '11', kong_subsystem: 'http' }), 1_000_000)
-  assert.ok(m.has('kong_upstream_target_health'))
+  // Kong writes a family only when it has a sample: no prometheus plugin asks for target health.
+  assert.equal(m.has('kong_upstream_target_health'), false)
+  assert.equal(text.includes('kong_upstream_target_health'), false)
   assert.equal(sumOf(m, 'kong_node_info', { node_id: NODE }), 1)
   assert.equal(sumOf(m, 'sluice_worker_snapshot_version', { worker: '1' }), 3)
   assert.equal(sumOf(m, 'sluice_requests_finished_total'), 7)
@@ -212,4 +214,54 @@ test('parse: rejects what Prometheus would reject', () => {
   assert.throws(() => parseMetrics('# TYPE x gauge\nx 1\n# TYPE y gauge\ny 1\nx 2\n'), /not together/)
   assert.throws(() => parseMetrics('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 0\n'), /not cumulative/)
   assert.throws(() => parseMetrics('# TYPE x gauge\nx 1'), /newline/)
+})
+
+test('exposition: with no prometheus plugin enabled only the node-level families are written (Kong\'s local_only scrape)', () => {
+  const store = new MetricsStore()
+  store.ingest({ id: 0, threadId: 11 }, delta([
+    { service: 'svc-a', route: 'r1', status: [[200, 1, 3]], req: [3], up: [2], kong: [1], ingress: 300, egress: 1200 },
+  ]))
+  let enabled = false
+  const off = registerNodeSources({ prometheusEnabled: () => enabled, sharedDicts: () => [{ name: 'kong_rate_limiting_counters', allocated: 64, capacity: 64 }] })
+  try {
+    const text = renderMetrics(store, info())
+    const m = parseMetrics(text)
+    for (const name of ['kong_http_requests_total', 'kong_bandwidth_bytes', 'kong_kong_latency_ms', 'kong_request_latency_ms', 'kong_upstream_latency_ms', 'kong_nginx_metric_errors_total']) {
+      assert.equal(text.includes(name), false, name)
+    }
+    for (const name of ['kong_datastore_reachable', 'kong_memory_lua_shared_dict_bytes', 'kong_memory_lua_shared_dict_total_bytes', 'kong_memory_workers_lua_vms_bytes', 'kong_nginx_connections_total', 'kong_nginx_requests_total', 'kong_nginx_timers', 'kong_node_info', 'sluice_requests_finished_total']) {
+      assert.ok(m.has(name), name)
+    }
+    // The counts were kept: they come back with the plugin.
+    enabled = true
+    const again = parseMetrics(renderMetrics(store, info()))
+    assert.equal(sumOf(again, 'kong_http_requests_total', { route: 'r1' }), 3)
+    assert.equal(sumOf(again, 'kong_request_latency_ms_count', { route: 'r1' }), 1)
+    assert.equal(sumOf(again, 'kong_nginx_metric_errors_total'), 0)
+    // Kong's order: its keys sorted by name (prefix kong_ left out).
+    const families = [...again.keys()].filter((k) => k.startsWith('kong_'))
+    assert.deepEqual(families, ['kong_bandwidth_bytes', 'kong_datastore_reachable', 'kong_http_requests_total', 'kong_kong_latency_ms',
+      'kong_memory_lua_shared_dict_bytes', 'kong_memory_lua_shared_dict_total_bytes', 'kong_memory_workers_lua_vms_bytes',
+      'kong_nginx_connections_total', 'kong_nginx_metric_errors_total', 'kong_nginx_requests_total', 'kong_nginx_timers', 'kong_node_info',
+      'kong_request_latency_ms', 'kong_upstream_latency_ms'])
+  } finally {
+    off()
+  }
+})
+
+test('store: per-consumer series add to the route\'s counts with their consumer label; latency stays per route', () => {
+  const store = new MetricsStore()
+  const d = delta([
+    { service: 'svc-a', route: 'r1', status: [[401, 0, 2]], req: [3, 4], kong: [1, 1], ingress: 10, egress: 20 },
+    { service: 'svc-a', route: 'r1', status: [[200, 1, 5]], ingress: 50, egress: 60 },
+  ])
+  d.labels[5] = 'alice'
+  store.ingest({ id: 0, threadId: 11 }, d)
+  const m = parseMetrics(renderMetrics(store, info()))
+  assert.equal(sumOf(m, 'kong_http_requests_total', { route: 'r1', code: '200', consumer: 'alice' }), 5)
+  assert.equal(sumOf(m, 'kong_http_requests_total', { route: 'r1', code: '401', consumer: '' }), 2)
+  assert.equal(sumOf(m, 'kong_bandwidth_bytes', { route: 'r1', direction: 'egress', consumer: 'alice' }), 60)
+  assert.equal(sumOf(m, 'kong_bandwidth_bytes', { route: 'r1', direction: 'egress', consumer: '' }), 20)
+  assert.equal(store.latency.size, 1, 'one histogram series per (service, route)')
+  assert.equal(sumOf(m, 'kong_request_latency_ms_count', { route: 'r1' }), 2)
 })

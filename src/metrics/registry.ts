@@ -62,6 +62,13 @@ export interface NodeSources {
   /** null: no prometheus plugin asks for upstream_health_metrics (Kong then writes no sample). */
   targetHealth?: () => readonly TargetHealthSample[] | null
   sharedDicts?: () => readonly SharedDictSample[]
+  /**
+   * An enabled prometheus plugin exists (plugins/prometheus/flags.ts exportSwitches): the request
+   * families (counts, latencies, bandwidth) and metric errors are on the page only then. Without
+   * this source, the switch is read from the last targetHealth call (flags.ts lastExportSwitches),
+   * and without either the families are shown.
+   */
+  prometheusEnabled?: () => boolean
 }
 
 let nodeSources: NodeSources = {}

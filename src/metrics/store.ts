@@ -64,15 +64,21 @@ export class MetricsStore {
       const consumer = escapeLabel(d.labels[3 * i + 2]!)
       keys[i] = `service="${service}",route="${route}"`
       tails[i] = `workspace="${WORKSPACE}",consumer="${consumer}"`
-      const lkey = `${keys[i]},workspace="${WORKSPACE}"`
-      let s = this.latency.get(lkey)
-      if (s === undefined) {
-        s = { labels: lkey, counts: new Float64Array(HIST_SLOTS), sums: new Float64Array(3) }
-        this.latency.set(lkey, s)
-      }
+      // A series without latency samples (latency_metrics off, or a per-consumer series) has
+      // no histogram: only the ones that have seen a request are kept.
       const base = i * HIST_SLOTS
-      for (let j = 0; j < HIST_SLOTS; j++) s.counts[j]! += d.buckets[base + j]!
-      for (let j = 0; j < 3; j++) s.sums[j]! += d.sums[3 * i + j]!
+      let observed = 0
+      for (let j = 0; j < HIST_SLOTS; j++) observed += d.buckets[base + j]!
+      if (observed > 0) {
+        const lkey = `${keys[i]},workspace="${WORKSPACE}"`
+        let s = this.latency.get(lkey)
+        if (s === undefined) {
+          s = { labels: lkey, counts: new Float64Array(HIST_SLOTS), sums: new Float64Array(3) }
+          this.latency.set(lkey, s)
+        }
+        for (let j = 0; j < HIST_SLOTS; j++) s.counts[j]! += d.buckets[base + j]!
+        for (let j = 0; j < 3; j++) s.sums[j]! += d.sums[3 * i + j]!
+      }
       const ingress = d.bytes[2 * i]!
       const egress = d.bytes[2 * i + 1]!
       if (ingress > 0) add(this.bandwidth, `${keys[i]},direction="ingress",${tails[i]}`, ingress)
