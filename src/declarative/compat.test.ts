@@ -211,3 +211,30 @@ test('vaults: validated with the env vault\'s schema, id from the prefix; unknow
   assert.deepEqual(fieldsOf('_format_version: "3.0"\nvaults:\n- name: env\n  prefix: a-b\n- name: env\n  prefix: a-b\n'),
     { vaults: [null, "uniqueness violation: 'vaults' entity with prefix set to 'a-b' already declared"] })
 })
+
+test('a nested entity\'s other foreign keys: an existing name is resolved, an unknown one is "value must be null"', () => {
+  const plugin = '  plugins:\n  - name: rate-limiting\n    config: { second: 1 }\n    consumer: foo\n'
+  assert.deepEqual(fieldsOf(`_format_version: "1.1"\nservices:\n- name: foo\n  url: https://example.com\n${plugin}`),
+    { services: [{ plugins: [{ consumer: 'value must be null' }] }] })
+  const r = load(`_format_version: "1.1"\nconsumers:\n- username: foo\nservices:\n- name: foo\n  url: https://example.com\n${plugin}`)
+  assert.ok(r.ok)
+  const p = Object.values(JSON.parse(r.body!).plugins as Record<string, any>)[0]
+  assert.equal(p.consumer.id, entityUuid('consumers', 'foo'))
+  assert.equal(p.service.id, entityUuid('services', 'foo'))
+  // key-auth cannot be given a consumer at all (its own schema)
+  assert.deepEqual(fieldsOf('_format_version: "1.1"\nconsumers:\n- username: foo\nservices:\n- name: foo\n  url: https://example.com\n  plugins:\n  - name: key-auth\n    consumer: foo\n'),
+    { services: [{ plugins: [{ consumer: 'value must be null' }] }] })
+})
+
+test('top-level keys: _format_version a string of 1.1, 2.1 or 3.0; _comment a string; _ignore an array', () => {
+  assert.deepEqual(fieldsOf('_format_version: 1.1\n'), { _format_version: 'expected a string' })
+  assert.deepEqual(fieldsOf('_format_version: "foobar"\n'), { _format_version: 'expected one of: 1.1, 2.1, 3.0' })
+  assert.deepEqual(fieldsOf('_format_version: "1.1"\n_comment: 1234\n'), { _comment: 'expected a string' })
+  assert.deepEqual(fieldsOf('_format_version: "1.1"\n_comment:\n  foo: bar\n'), { _comment: 'expected a string' })
+  assert.deepEqual(fieldsOf('_format_version: "1.1"\n_ignore: 1234\n'), { _ignore: 'expected an array' })
+  assert.deepEqual(fieldsOf('_format_version: "1.1"\n_ignore:\n  foo: bar\n  bla: 123\n'), { _ignore: 'expected an array' })
+  assert.ok(load('_format_version: "2.1"\n_comment: I am a happy comment!\n_ignore:\n- foo: bar\n  bla: 123\n- "Hello, world"\n- 1234\n').ok)
+  for (const p of ['BANANA_', 'BANANA-']) {
+    assert.ok(load(`_format_version: "1.1"\nvaults:\n- prefix: aba\n  config:\n    prefix: "${p}"\n  description: "Banana vault"\n  tags: ~\n  name: env\n`).ok)
+  }
+})

@@ -405,6 +405,13 @@ function validateNode (node: Node, enabled: ReadonlySet<string> | undefined, kno
       rec[fk.field] = typeof node.parent?.id === 'string' ? { id: node.parent.id } : { id: UNRESOLVED }
       continue
     }
+    // a nested entity's other foreign keys: a name or id must exist (Kong's first pass refuses
+    // any, its second resolves those that exist), an `{id}` is checked in stage 2
+    if (node.link !== null && typeof v === 'string' && known().get(fk.reference)?.has(v) !== true) {
+      errs[fk.field] = 'value must be null'
+      rec[fk.field] = null
+      continue
+    }
     if (typeof v === 'string' || (isPlainObject(v) && isUuid(v.id))) {
       node.refs.push({ field: fk.field, reference: fk.reference, value: v })
       rec[fk.field] = { id: UNRESOLVED }
