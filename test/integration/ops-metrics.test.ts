@@ -2,8 +2,10 @@
  * /metrics against real traffic: a node started as an operator would, requests of known outcome
  * (proxied 200s, upstream 500s, unrouted 404s), then the exposition parsed and its counts checked
  * against what was sent, with Kong's metric names, labels and buckets; the access log agrees.
- * The counts come from the worker hooks: metrics-recorder in lifecycle.ts maybeFinish, the
- * `metrics-delta` message in worker/main.ts and primary/workers.ts.
+ * The request families come from a global prometheus plugin with status, latency and bandwidth
+ * metrics on (the plugin's log step in metrics-recorder.ts), the node-wide ones from
+ * recordRequest in lifecycle.ts maybeFinish; the `metrics-delta` message in worker/main.ts and
+ * primary/workers.ts carries them.
  */
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -53,6 +55,12 @@ test('ops: /metrics counts real traffic with Kong\'s names, labels and buckets; 
   try {
     const started = await node.cli(['start'])
     assert.equal(started.code, 0, started.out + started.err)
+    // Without a prometheus plugin the page has only the node-level families (Kong's exporter).
+    const bare = await scrape(node)
+    assert.equal(bare.has('kong_http_requests_total'), false)
+    assert.ok(bare.has('kong_node_info') && bare.has('kong_nginx_requests_total'))
+    // The request families are Kong's prometheus plugin's: a global instance with its switches on.
+    assert.equal(await post(`${node.admin}/plugins`, { name: 'prometheus', config: { status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true } }), 201)
     assert.equal(await post(`${node.admin}/services`, { name: 'echo-svc', url: up.url }), 201)
     assert.equal(await post(`${node.admin}/services/echo-svc/routes`, { name: 'ok-route', paths: ['/m'] }), 201)
     // A service without a name is labelled by its host, a route without a name by its id (Kong).
