@@ -12,7 +12,8 @@
  * - `str`: null or strings: UTF-8 bytes in one buffer with end offsets (null: a flag);
  * - `null`: always null: nothing stored;
  * - `any`: everything else (tags arrays, nested objects): a plain array of the values.
- * A row whose fields are not exactly the table's fields, in order, is kept as its object.
+ * A row whose fields are not the table's is kept as its object (the same fields in another order
+ * are stored, and built back in the table's order).
  *
  * Rows are sorted by id (binary search). A table never changes once built: a delta builds the
  * next table (`with`), so whatever the compiled snapshot being served holds (row positions in its
@@ -303,6 +304,8 @@ export class CompactTable {
       if (same && k === fields.length) {
         const vs = Object.values(r)
         for (let f = 0; f < vs.length; f++) values[f]![i] = vs[f]
+      } else if (sameKeys(r, fields)) { // the same fields in another order: built back in the table's order
+        for (let f = 0; f < fields.length; f++) values[f]![i] = (r as Record<string, unknown>)[fields[f]!]
       } else {
         this.#extra.set(i, r)
         for (let f = 0; f < fields.length; f++) values[f]![i] = f === idAt ? r.id : null
@@ -458,6 +461,12 @@ export class CompactTable {
     const cols = this.#cols.map((c) => mergeColumn(c, segs, size))
     return new CompactTable([], { fields: this.#fields, cols, size })
   }
+}
+
+function sameKeys (r: Row, fields: readonly string[]): boolean {
+  let n = 0
+  for (const key in r) { if (!fields.includes(key)) return false; n++ }
+  return n === fields.length
 }
 
 function fitsKind (kind: Kind, v: unknown): boolean {

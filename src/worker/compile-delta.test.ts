@@ -197,6 +197,11 @@ describe('compact tables (consumers, credentials as columns)', () => {
     const odd = { ...base[20]!, created_at: 'yesterday' }
     assert.deepEqual(uniform.with(new Map([[odd.id, odd]])).rows(), base.map((r) => (r.id === odd.id ? odd : r)))
     assert.deepEqual(uniform.with(new Map()).rows(), base)
+    // The same fields in another order: stored as columns (the string index exists), same values.
+    const reordered = base.map((r, i) => (i % 2 === 0 ? Object.fromEntries(Object.entries(r).reverse()) as GenericRow : r))
+    const re = new CompactTable(reordered)
+    assert.deepEqual(re.rows(), base)
+    assert.notEqual(re.indexOf('username'), null)
     assert.deepEqual(uniform.with(new Map(base.map((r) => [r.id, null] as [string, null]))).rows(), [])
   })
 
