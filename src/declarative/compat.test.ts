@@ -238,3 +238,20 @@ test('top-level keys: _format_version a string of 1.1, 2.1 or 3.0; _comment a st
     assert.ok(load(`_format_version: "1.1"\nvaults:\n- prefix: aba\n  config:\n    prefix: "${p}"\n  description: "Banana vault"\n  tags: ~\n  name: env\n`).ok)
   }
 })
+
+test('parameters (in every `kong config db_export` file) are validated and left out', () => {
+  const r = load('_format_version: "3.0"\n_transform: false\nparameters:\n- created_at: ~\n  key: cluster_id\n  value: 2c2a4ef6-5a14-4bf8-9a8d-c2a4d3e8a3b1\nservices:\n- name: s\n  host: h\n')
+  assert.ok(r.ok)
+  assert.equal(r.total, 1)
+  assert.deepEqual(Object.keys(JSON.parse(r.body!)), ['services'])
+  assert.deepEqual(fieldsOf('_format_version: "3.0"\nparameters:\n- key: 1\n- key: a\n  value: b\n  other: 1\n- key: k\n  value: v\n- key: k\n  value: w\n- 3\n'), {
+    parameters: [
+      { key: 'expected a string', value: 'required field missing' },
+      { other: 'unknown field' },
+      null,
+      "uniqueness violation: 'parameters' entity with key set to 'k' already declared",
+      'expected a record',
+    ],
+  })
+  assert.deepEqual(fieldsOf('_format_version: "3.0"\nparameters: x\n'), { parameters: 'expected an array' })
+})

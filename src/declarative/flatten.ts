@@ -29,14 +29,14 @@ import { MSG, fmtOneOf } from '../db/schema/messages.ts'
 import { processAutoFields } from '../db/schema/process.ts'
 import type { EntitySchema, ErrorTree } from '../db/schema/types.ts'
 import { validateEntity } from '../db/schema/validate.ts'
-import { isPlainObject, isSequence, isUuid } from '../db/schema/validate-field.ts'
+import { asArray, isPlainObject, isSequence, isUuid } from '../db/schema/validate-field.ts'
 import { certDigest } from '../db/schema/validators/pem.ts'
 import { getPlugin } from '../plugins/schemas.ts'
 import { entityMeta, entityOrder, type ChildLink, type EntityMeta } from './entities.ts'
 import type { Table } from './parse.ts'
 import { entityUuid } from './uuid.ts'
 import { migrateFormat } from './migrate.ts'
-import { vaultNotInstalled } from './vaults.ts'
+import { parameters, vaultNotInstalled } from './vaults.ts'
 import { randomUUID } from 'node:crypto'
 
 export const FORMAT_VERSIONS = ['1.1', '2.1', '3.0'] as const
@@ -219,6 +219,7 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
   for (const key of Object.keys(input)) {
     const v = input[key]
     if (key === '_format_version' || key === '_transform' || key === '_comment' || key === '_ignore') continue
+    if (key === 'parameters') { checkParameters(v, errors); continue }
     if (entityMeta(key) === undefined) errors[key] = MSG.UNKNOWN
     else if (v !== null && v !== undefined && !isSequence(v)) errors[key] = MSG.ARRAY
   }
@@ -355,6 +356,28 @@ export function flatten (input: Table, opts: FlattenOptions = {}): FlattenResult
 
   transformRows(entities, meta._transform)
   return { ok: true, value: { entities, meta, count } }
+}
+
+/** `parameters`: a list of `{key, value}` records, keys unique; validated, then left out. */
+function checkParameters (v: unknown, errors: ErrorTable): void {
+  if (v === null || v === undefined) return
+  if (!isSequence(v)) { errors.parameters = MSG.ARRAY; return }
+  const seen = new Set<string>()
+  asArray(v).forEach((item, i) => {
+    let err: ErrorTree | undefined
+    if (!isPlainObject(item)) err = MSG.RECORD
+    else {
+      const rec: Table = Object.create(null)
+      for (const k of Object.keys(item)) if (k !== '_comment' && k !== '_ignore') rec[k] = item[k]
+      const p = processAutoFields(parameters, rec, 'insert')
+      err = 'errors' in p ? p.errors : validateEntity(parameters, p.entity, true)
+      if (err === undefined && typeof item.key === 'string') {
+        if (seen.has(item.key)) err = uniquenessMsg('parameters', 'key', item.key)
+        seen.add(item.key)
+      }
+    }
+    if (err !== undefined) setAt(errors, ['parameters', i], err)
+  })
 }
 
 /**

@@ -38,3 +38,18 @@ export function vaultNotInstalled (name: unknown): string | undefined {
   if (typeof name !== 'string' || INSTALLED_VAULTS.includes(name)) return undefined
   return `vault '${name}' is not installed`
 }
+
+/**
+ * `parameters` (kong/db/schema/entities/parameters.lua): Kong's node-wide key/value rows, in
+ * every `kong config db_export` file (the cluster id). Sluice has no use for them: they are
+ * validated as Kong's schema says and otherwise left out, so that Kong's exports load.
+ */
+export const parameters: EntitySchema = {
+  name: 'parameters',
+  primary_key: ['key'],
+  fields: {
+    created_at: typedefs.auto_timestamp_s,
+    key: { type: 'string', required: true, unique: true },
+    value: { type: 'string', required: true },
+  },
+}
