@@ -55,6 +55,7 @@ function steps (mark: (step: string) => void, decodeSnapshot: (b: Uint8Array) =>
   mark('compiled, decoded snapshot dropped (what a worker keeps)')
   spaces = getHeapSpaceStatistics().map((x) => `${x.space_name} ${mib(x.space_size)} (${mib(x.space_used_size)} used)`).join(', ')
   const file = (workerData as { heapFile: string }).heapFile
+  if (file !== '') writeHeapSnapshot(file) // what a worker keeps
   // Tables, released in an order where each holds no row of the ones after it (without plugin
   // handlers, nothing else holds the rows; with them, the auth indexes do).
   for (const t of ['keyauth_credentials', 'basicauth_credentials', 'jwt_secrets', 'hmacauth_credentials', 'acls']) state.tables.delete(t)
@@ -65,7 +66,6 @@ function steps (mark: (step: string) => void, decodeSnapshot: (b: Uint8Array) =>
   mark('other tables released')
   state = null
   mark('router + compiled routes released')
-  if (file !== '') writeHeapSnapshot(file)
 }
 
 async function inMain (): Promise<void> {
