@@ -11,6 +11,7 @@
  * it in its context, so a swap never changes the config of a request in flight.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js'
+import { setFlagsFromString } from 'node:v8'
 import { log } from '../common/log.ts'
 import type { Snapshot } from '../common/snapshot.ts'
 import type { Listener } from '../config/listen.ts'
@@ -27,6 +28,13 @@ import { formatAddress, isTrusted } from './trusted-ips.ts'
 import { loadUws, uwsInfo } from './uws-load.ts'
 import { wsBehavior, type WsUpgrade } from './websocket/behavior.ts'
 import { closeAllWebSockets } from './websocket/tunnel.ts'
+
+// V8's allocation-site pretenuring, off for the whole process (V8 flags are per process; set here,
+// before this worker serves). Under proxy load some allocation site on the request path gets
+// "tenured" (its objects then go straight to the old generation): about 500 bytes per request
+// were promoted, a full mark-compact every ~1.5 s, against ~10 bytes without. Measured (1 worker,
+// wrk -c50, 9 paired rounds): 5 % less CPU per request with the flag off (23.8 vs 24.9 us).
+setFlagsFromString('--no-allocation-site-pretenuring')
 
 let current: CompiledSnapshot | null = null
 
