@@ -4,9 +4,10 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
 import { runLoad } from './load.ts'
 import { flatten } from './flatten.ts'
-import { unserialize } from './parse.ts'
+import { unserialize, type Table } from './parse.ts'
 import { entityUuid } from './uuid.ts'
 
 function load (text: string): ReturnType<typeof runLoad> {
@@ -254,4 +255,53 @@ test('parameters (in every `kong config db_export` file) are validated and left 
     ],
   })
   assert.deepEqual(fieldsOf('_format_version: "3.0"\nparameters: x\n'), { parameters: 'expected an array' })
+})
+
+test('key_sets and keys (Kong exports them): JWK or PEM keys validated, nested or by reference; left out of what is served', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const jwk = JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid: 'k1' })
+  const pub = publicKey.export({ type: 'spki', format: 'pem' }) as string
+  const priv = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+  const ok = runLoad({
+    version: 1,
+    respond: true,
+    table: {
+      _format_version: '3.0',
+      key_sets: [{ name: 'ks', keys: [{ kid: 'k1', name: 'jwk-key', jwk }] }],
+      keys: [{ kid: 'k2', name: 'pem-key', set: 'ks', pem: { public_key: pub, private_key: priv } }],
+    } as unknown as Table,
+  })
+  assert.ok(ok.ok, JSON.stringify(ok.ok ? '' : ok.body))
+  const body = JSON.parse(ok.body!)
+  const setId = entityUuid('key_sets', 'ks')
+  assert.deepEqual(Object.values(body.keys as Record<string, any>).map((k) => [k.kid, k.set.id]).sort(), [['k1', setId], ['k2', setId]])
+  assert.equal(body.keys[entityUuid('keys', `keys:*:k1:${setId}`)].name, 'jwk-key')
+  const bad = runLoad({
+    version: 1,
+    table: {
+      _format_version: '3.0',
+      keys: [
+        { kid: 'k3', jwk: JSON.stringify({ kty: 'RSA', kid: 'zz' }) },
+        { kid: 'k4', pem: { public_key: other.publicKey.export({ type: 'spki', format: 'pem' }), private_key: priv } },
+        { kid: 'k5' },
+        { kid: 'k6', pem: {} },
+        { kid: 'k7', jwk: '{' },
+        { kid: 'k8', jwk: JSON.stringify({ kty: 'RSA', kid: 'k8', n: 'AQAB' }) },
+      ],
+    } as unknown as Table,
+  })
+  assert.ok(!bad.ok)
+  assert.deepEqual(JSON.parse(JSON.stringify((bad.body as { fields: unknown }).fields)), {
+    keys: [
+      { '@entity': ['kid in jwk.kid must be equal to keys.kid'] },
+      { pem: 'public key does not match private key' },
+      { '@entity': ["at least one of these fields must be non-empty: 'jwk', 'pem'"] },
+      { pem: { '@entity': ["at least one of these fields must be non-empty: 'private_key', 'public_key'"] } },
+      { '@entity': ['could not json decode jwk string'] },
+      { '@entity': ['could not load JWK, likely not a valid key'] },
+    ],
+  })
+  const dangling = fieldsOf(`_format_version: "3.0"\nkeys:\n- kid: k9\n  name: n9\n  set: nope\n  jwk: '${JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid: 'k9' })}'\n`)
+  assert.deepEqual(dangling, { keys: { n9: ["invalid reference 'set: nope' (no such entry in 'key_sets')"] } })
 })

@@ -7,6 +7,7 @@
 import { allSchemas, getSchema } from '../db/schema/registry.ts'
 import type { EntitySchema } from '../db/schema/types.ts'
 import { vaults } from './vaults.ts'
+import { keySets, keys } from './keys.ts'
 
 export interface ForeignField { readonly field: string; readonly reference: string }
 export interface ChildLink { readonly entity: string; readonly field: string }
@@ -24,8 +25,8 @@ export interface EntityMeta {
 let cache: { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } | null = null
 
 function build (): { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } {
-  // vaults: known to the declarative format only (vaults.ts)
-  const schemas = [...allSchemas(), vaults]
+  // vaults, key sets and keys: known to the declarative format only (vaults.ts, keys.ts)
+  const schemas = [...allSchemas(), vaults, keySets, keys]
   const order = topological(schemas)
   const children = new Map<string, Map<string, ChildLink>>()
   for (const s of schemas) children.set(s.name, new Map())
@@ -33,7 +34,7 @@ function build (): { order: readonly string[]; meta: ReadonlyMap<string, EntityM
   for (const s of schemas) {
     const foreign: ForeignField[] = []
     for (const [field, def] of Object.entries(s.fields)) {
-      if (def.type !== 'foreign' || def.reference === undefined || getSchema(def.reference) === undefined) continue
+      if (def.type !== 'foreign' || def.reference === undefined || !children.has(def.reference)) continue
       foreign.push({ field, reference: def.reference })
       // one nesting per parent: the first foreign key to it (Kong's foreign_children holds one)
       const c = children.get(def.reference)!
