@@ -84,7 +84,7 @@ function addFieldError (field: string, err: unknown, out: Flat): void {
   if (Array.isArray(err)) { for (const m of err) addFieldError(field, m, out) } else if (typeof err === 'string') out.push({ type: 'field', field, message: err })
 }
 
-/** Kong drains an error table from its greatest key down: 'path' before '@entity', entry 2 before 1. */
+/** Kong drains an entity's error table from its greatest key down: 'path' before '@entity'. */
 const drainOrder = (t: object): Array<string | number> => luaKeys(t).reverse()
 
 function categorize (errs: object, ns: string, out: Flat): Flat {
@@ -163,7 +163,7 @@ function addEntityErrors (entityType: string, entity: unknown, errIn: unknown, o
 export function flattenedConfigError (fields: ErrorTable, input: Table): DeclarativeErrT {
   const remaining: ErrorTable = Object.create(null)
   const flattened: FlattenedError[] = []
-  for (const entityType of Object.keys(fields).sort().reverse()) {
+  for (const entityType of Object.keys(fields).sort()) {
     const section = fields[entityType]!
     const entities = input[entityType]
     if (section === null || typeof section !== 'object' || entities === null || typeof entities !== 'object') {
@@ -171,7 +171,8 @@ export function flattenedConfigError (fields: ErrorTable, input: Table): Declara
       continue
     }
     const left: Record<string, ErrorTree> = Object.create(null)
-    for (const k of drainOrder(section)) {
+    // entries in input order (Kong's own order, greatest index first, is not one its specs rely on)
+    for (const k of luaKeys(section)) {
       const entity = inputAt(entities, k)
       const err = luaGet(section, k) as ErrorTree
       if (entity !== null && typeof entity === 'object') addEntityErrors(entityType, entity, err, flattened)
