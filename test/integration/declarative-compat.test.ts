@@ -303,3 +303,62 @@ test('a large configuration (Kong\'s burst.yml: 1000 services with routes) loads
   assert.equal(Object.keys(r.json.services as object).length, 1000)
   assert.equal(Object.keys(r.json.routes as object).length, 1000)
 })
+
+test('a file as Kong\'s `kong config db_export` writes it (parameters, ids, foreign keys by id, nulls) loads', async () => {
+  const file = unindent(`
+    _format_version: "3.0"
+    _transform: false
+    parameters:
+    - created_at: ~
+      key: cluster_id
+      value: 6d1a2b8e-4f0b-4a43-9d5c-0c4a4b6f1a11
+    services:
+    - connect_timeout: 60000
+      created_at: 1700000000
+      enabled: true
+      host: example.com
+      id: 0855b320-0dd2-547d-891d-601e9b38647f
+      name: svc
+      path: ~
+      port: 80
+      protocol: http
+      read_timeout: 60000
+      retries: 5
+      tags: ~
+      updated_at: 1700000000
+      write_timeout: 60000
+    routes:
+    - created_at: 1700000000
+      hosts: ~
+      https_redirect_status_code: 426
+      id: 481a9539-f49c-51b6-b2e2-fe99ee68866c
+      name: r
+      path_handling: v0
+      paths:
+      - /r
+      preserve_host: false
+      protocols:
+      - http
+      - https
+      regex_priority: 0
+      request_buffering: true
+      response_buffering: true
+      service: 0855b320-0dd2-547d-891d-601e9b38647f
+      strip_path: true
+      updated_at: 1700000000
+    key_sets:
+    - created_at: 1700000000
+      id: 5f2a4b1c-2d3e-4f5a-8b6c-7d8e9f0a1b2c
+      name: ks
+      tags: ~
+      updated_at: 1700000000
+  `)
+  const r = await post('/config', file, 'application/yaml')
+  assert.equal(r.status, 201, r.text)
+  assert.equal(r.json.routes['481a9539-f49c-51b6-b2e2-fe99ee68866c'].service.id, '0855b320-0dd2-547d-891d-601e9b38647f')
+  assert.equal(r.json.parameters, undefined)
+  assert.equal(r.json.key_sets['5f2a4b1c-2d3e-4f5a-8b6c-7d8e9f0a1b2c'].name, 'ks')
+  const g = await fetch(`${gw.admin}/routes/r`)
+  assert.equal(g.status, 200)
+  assert.equal(((await g.json()) as { service: { id: string } }).service.id, '0855b320-0dd2-547d-891d-601e9b38647f')
+})
