@@ -305,3 +305,13 @@ test('key_sets and keys (Kong exports them): JWK or PEM keys validated, nested o
   const dangling = fieldsOf(`_format_version: "3.0"\nkeys:\n- kid: k9\n  name: n9\n  set: nope\n  jwk: '${JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid: 'k9' })}'\n`)
   assert.deepEqual(dangling, { keys: { n9: ["invalid reference 'set: nope' (no such entry in 'key_sets')"] } })
 })
+
+test('a decoded body\'s `flatten_errors` and `check_hash` are request options, not entities', () => {
+  const body = JSON.stringify({ _format_version: '3.0', flatten_errors: true, check_hash: 1, consumers: [{ username: 'a' }] })
+  const r = runLoad({ text: body, jsonBody: true, version: 1 })
+  assert.ok(r.ok, JSON.stringify(r.ok ? '' : r.body))
+  const t = runLoad({ table: { _format_version: '3.0', check_hash: '1' } as unknown as Table, version: 2 })
+  assert.ok(t.ok)
+  // a configuration text is read as it is
+  assert.deepEqual(fieldsOf('_format_version: "3.0"\ncheck_hash: 1\n'), { check_hash: 'unknown field' })
+})

@@ -148,12 +148,23 @@ function isEmpty (flat: Flattened): boolean {
 }
 
 /**
+ * A decoded body is Kong's request parameters: the `/config` options it may carry
+ * (`flatten_errors`, `check_hash`, read from the query string here) are taken out of it, not
+ * refused as unknown fields.
+ */
+function withoutOptions (t: Table): Table {
+  delete t.flatten_errors
+  delete t.check_hash
+  return t
+}
+
+/**
  * The configuration a request or file carries: a table, or a failure to answer with. `fromText`:
  * the hash is that of a configuration text, the only kind `?check_hash=1` compares (Kong hashes
  * an already decoded body only after flattening, so such a body never answers 304).
  */
 function decode (input: LoadInput): { table: Table; hash: string; fromText: boolean } | LoadFailure {
-  if (input.table !== undefined) return { table: toTable(input.table) as Table, hash: configHash(JSON.stringify(input.table)), fromText: false }
+  if (input.table !== undefined) return { table: withoutOptions(toTable(input.table) as Table), hash: configHash(JSON.stringify(input.table)), fromText: false }
   const text = typeof input.text === 'string' ? input.text : Buffer.from(input.text ?? new Uint8Array()).toString('utf8')
   if (input.jsonBody === true) {
     // POST /config with a JSON body: the configuration itself, or `{"config": "<yaml or json>"}`
@@ -163,7 +174,10 @@ function decode (input: LoadInput): { table: Table; hash: string; fromText: bool
     const o = v as Record<string, unknown>
     if (o._format_version === undefined && typeof o.config === 'string') return decode({ ...input, text: o.config, jsonBody: false })
     // a body without `_format_version` is a configuration text of its own (Kong reads the raw body)
-    try { return { table: toTable(o) as Table, hash: configHash(text), fromText: o._format_version === undefined } } catch { return { ok: false, status: 400, body: { message: 'Cannot parse JSON body' } } }
+    try {
+      const table = toTable(o) as Table
+      return { table: o._format_version === undefined ? table : withoutOptions(table), hash: configHash(text), fromText: o._format_version === undefined }
+    } catch { return { ok: false, status: 400, body: { message: 'Cannot parse JSON body' } } }
   }
   const u = unserialize(text, input.filename)
   if (!u.ok) return { ok: false, status: 400, body: parseError(u.error) }
