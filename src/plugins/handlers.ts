@@ -31,6 +31,7 @@ import { handler as statsd } from './statsd/handler.ts'
 import { handler as datadog } from './datadog/handler.ts'
 import { handler as loggly } from './loggly/handler.ts'
 import { handler as syslog } from './syslog/handler.ts'
+import { handler as prometheus } from './prometheus/handler.ts'
 
 export const HANDLERS: readonly AnyPluginHandler[] = [
   correlationId,
@@ -58,5 +59,6 @@ export const HANDLERS: readonly AnyPluginHandler[] = [
   statsd,
   datadog,
   loggly,
+  prometheus,
   syslog,
 ]

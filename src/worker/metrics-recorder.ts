@@ -35,7 +35,6 @@ import { SOURCE_KONG, SOURCE_SERVICE, type MetricsDelta } from '../metrics/delta
 import { newHistogram, recordUs, takeEncoded } from '../metrics/hdr.ts'
 import { prepareFlags, type PrometheusFlags } from '../plugins/prometheus/flags.ts'
 import type { AnyPluginHandler } from '../plugins/types.ts'
-import * as pluginList from '../plugins/handlers.ts'
 import { accessLogOn, takeAccessLogDropped, writeAccessLog, type AccessFacts } from './access-log.ts'
 import { ST_STREAMING, type RequestContext } from './context.ts'
 
@@ -229,17 +228,6 @@ export const prometheusHandler: AnyPluginHandler = {
   priority: 13,
   prepare: (conf: Record<string, unknown>) => prepareFlags(conf),
   log: (ctx: unknown, flags: PrometheusFlags) => { try { recordPrometheus(ctx as RequestContext, flags) } catch { /* one lost sample */ } },
-}
-
-// Until plugins/handlers.ts lists prometheus itself (plugins/prometheus/handler.ts), add it to the
-// worker's handler list here: this module is loaded before the first snapshot is compiled. While
-// handlers.ts is still being evaluated (it imports this module through the prometheus handler)
-// its list is not readable yet and lists prometheus anyway.
-try {
-  const list = pluginList.HANDLERS as AnyPluginHandler[]
-  if (!list.some((h) => h.name === 'prometheus')) list.push(prometheusHandler)
-} catch {
-  // handlers.ts registers it.
 }
 
 /** The delta since the previous call; resets the worker's counters. Called once a second. */
