@@ -132,7 +132,7 @@ export interface SluiceOptions {
   readyPath?: string
   /** More SLUICE_* settings (e.g. { SLUICE_UPSTREAM_TRANSPORT: 'net' }). */
   env?: Record<string, string>
-  /** Node flags before the script (default --max-semi-space-size=32). */
+  /** Node flags before the script (default none: Sluice runs as deployed; its workers' young generation is set in primary/workers.ts). */
   nodeArgs?: string[]
   /** Also listen with TLS (the generated default certificate, CN=localhost) on a loopback port. */
   https?: boolean
@@ -170,7 +170,7 @@ export async function startSluice (procs: Procs, o: SluiceOptions): Promise<Slui
   const s = db.settings
   let tail = ''
   const listen = `127.0.0.1:${proxyPort}` + (o.https === true ? `, 127.0.0.1:${tlsPort} ssl` : '')
-  const child = procs.add(spawn(process.execPath, [...(o.nodeArgs ?? ['--max-semi-space-size=32']), join(o.root ?? ROOT, 'bin/sluice.mjs'), 'start', '--foreground'], {
+  const child = procs.add(spawn(process.execPath, [...(o.nodeArgs ?? []), join(o.root ?? ROOT, 'bin/sluice.mjs'), 'start', '--foreground'], {
     stdio: o.captureLog === true ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
