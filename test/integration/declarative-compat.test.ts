@@ -362,3 +362,21 @@ test('a file as Kong\'s `kong config db_export` writes it (parameters, ids, fore
   assert.equal(g.status, 200)
   assert.equal(((await g.json()) as { service: { id: string } }).service.id, '0855b320-0dd2-547d-891d-601e9b38647f')
 })
+
+test('flatten_errors from a JSON or form body, as Kong reads its merged parameters', async () => {
+  const bad = { _format_version: '3.0', services: [{ name: 'svc', host: 'example.com', port: 'not-a-port' }] }
+  const plain = await postJson(bad)
+  assert.equal(plain.status, 400)
+  assert.equal(plain.json.flattened_errors, undefined)
+  const flat = await postJson({ ...bad, flatten_errors: 1 })
+  assert.equal(flat.status, 400, JSON.stringify(flat.json))
+  assert.ok(Array.isArray(flat.json.flattened_errors), JSON.stringify(flat.json))
+  assert.equal(flat.json.flattened_errors[0].entity_type, 'service')
+  const form = new URLSearchParams({ config: JSON.stringify(bad), flatten_errors: 'true' })
+  const viaForm = await post('/config', form, 'application/x-www-form-urlencoded')
+  assert.equal(viaForm.status, 400)
+  assert.ok(Array.isArray(viaForm.json.flattened_errors), JSON.stringify(viaForm.json))
+  // The query string wins over the body.
+  const q = await postJson({ ...bad, flatten_errors: 1 }, '/config?flatten_errors=0')
+  assert.equal(q.json.flattened_errors, undefined)
+})

@@ -79,17 +79,38 @@ function truthy (v: unknown): boolean {
   return x === true || x === 1
 }
 
+/**
+ * `flatten_errors` / `check_hash` at the top level of a JSON body, where the query string does not
+ * set them. The body is decoded here only when its text names one of them (a large config is
+ * otherwise decoded once, by the declarative loader).
+ */
+function bodyOptions (bytes: Uint8Array, q: Record<string, unknown>, opts: { flattenErrors: boolean; checkHash: boolean }): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (!text.includes('flatten_errors') && !text.includes('check_hash')) return
+  let body: unknown
+  try { body = JSON.parse(text.toString('utf8')) } catch { return }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return
+  const b = body as Record<string, unknown>
+  if (q.flatten_errors === undefined && b.flatten_errors !== undefined) opts.flattenErrors = truthy(b.flatten_errors)
+  if (q.check_hash === undefined && b.check_hash !== undefined) opts.checkHash = String(first(b.check_hash)) === '1'
+}
+
 export function configRoutes (d: DeclarativeAdmin | null): Route[] {
   const r = route('/config', {
     GET: async () => d === null ? ONLY_DBLESS : { status: 200, body: { config: await d.exportYaml() } },
     POST: async (call) => {
       if (d === null) return ONLY_DBLESS
-      const opts = { flattenErrors: truthy(call.rawQuery.flatten_errors), checkHash: String(first(call.rawQuery.check_hash)) === '1' }
+      // Kong reads both options from its merged parameters: the query string, then a form or JSON body.
+      const q = call.rawQuery
+      const opts = { flattenErrors: truthy(q.flatten_errors), checkHash: String(first(q.check_hash)) === '1' }
       if (call.raw !== undefined) {
         if (call.raw.bytes.length === 0) return EXPECTED
+        if (call.raw.json) bodyOptions(call.raw.bytes, q, opts)
         return await d.apply({ ...opts, text: call.raw.bytes, jsonBody: call.raw.json })
       }
       const b = call.body
+      if (q.flatten_errors === undefined && b.flatten_errors !== undefined) opts.flattenErrors = truthy(b.flatten_errors)
+      if (q.check_hash === undefined && b.check_hash !== undefined) opts.checkHash = String(first(b.check_hash)) === '1'
       if (b._format_version !== undefined) return await d.apply({ ...opts, table: b })
       if (typeof b.config === 'string' && b.config !== '') return await d.apply({ ...opts, text: b.config })
       return EXPECTED
