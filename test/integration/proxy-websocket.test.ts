@@ -15,6 +15,7 @@ import { request } from 'undici'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { GenericRow, Snapshot } from '../../src/common/snapshot.ts'
 import { freePort } from '../helpers/ports.ts'
+import { plugin, withEntities } from '../helpers/kong-rows.ts'
 import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.ts'
 import { route, service, snapshot, startWorkers, type Harness } from '../helpers/worker-harness.ts'
 
@@ -382,12 +383,35 @@ test('websocket: the edge checks apply to handshakes (invalid Host, differing Co
   assert.equal(up.handshakes.length, 0)
 })
 
-test('websocket: an upstream that stops reading bounds what the gateway holds for it (1013 on this uWS build, which cannot pause a client)', async (t) => {
+/** tunnel.ts UPSTREAM_LIMIT: what the gateway holds for an upstream that does not read. */
+const UPSTREAM_LIMIT = 2 * 16 * 1024 * 1024 + 1024 * 1024
+
+/** Kong's ingress bandwidth of every route, summed over the workers' metrics deltas received so far. */
+function ingressSoFar (h: Harness): number {
+  let total = 0
+  for (const w of h.workers) {
+    for (const m of w.messages) {
+      if (m.type !== 'metrics-delta') continue
+      const b = m.delta.bytes
+      for (let i = 0; i < b.length; i += 2) total += b[i]!
+    }
+  }
+  return total
+}
+
+test('websocket: an upstream that stops reading: the gateway holds at most its bound for it, then closes the client with 1013', async (t) => {
   const up = await startWsUpstream()
   t.after(() => up.close())
-  const h = await gateway(t, up)
+  const svc = service({ host: '127.0.0.1', port: up.port })
+  const r = route({ paths: ['/ws'] }, svc)
+  // prometheus with bandwidth_metrics: the worker reports the route's ingress bytes.
+  const snap = withEntities(snapshot([svc], [r]), { plugins: [plugin('prometheus', { bandwidth_metrics: true }, { route: r })] })
+  const h = await startWorkers({ workers: 1, snapshot: snap })
+  t.after(() => h.stop())
   const ws = await open(`${wsBase(h)}/ws`)
   const serverSide = await up.socket(0)
+  // The upstream reads nothing (its socket is paused; the kernel's buffers on that hop fill up).
+  serverSide.removeAllListeners('message')
   serverSide.pause()
   const c = closed(ws)
   let sent = 0
@@ -397,18 +421,42 @@ test('websocket: an upstream that stops reading bounds what the gateway holds fo
   void c.then(() => { done = true })
   const msg = Buffer.alloc(1024 * 1024, 7)
   const sendNext = (): void => {
-    if (done) return
+    if (done || ws.readyState !== WebSocket.OPEN) return
     if (sent === 200) { allSent(); return }
-    sent++
-    ws.send(msg, { binary: true }, (err) => { if (err === undefined || err === null) sendNext() })
+    ws.send(msg, { binary: true }, (err) => {
+      if (err !== undefined && err !== null) return
+      sent++
+      // Through the event loop: a write the kernel takes at once calls back in the same tick, and
+      // a chain of those would keep this client from ever reading the gateway's close frame.
+      setImmediate(sendNext)
+    })
   }
   sendNext()
   const first = await Promise.race([c, everything])
-  assert.notEqual(first, 'all sent', 'the gateway took 200 MiB for an upstream that reads nothing')
+  assert.notEqual(first, 'all sent', 'the client pushed 200 MiB and the gateway never closed it')
   const got = await c
   assert.equal(got.code, 1013)
-  // UPSTREAM_LIMIT (33 MiB) plus what the kernel buffers on both hops; without a bound all 200 MiB would go.
-  assert.ok(sent < 120, `the client could send ${sent} MiB`)
+  assert.equal(got.reason, 'upstream not reading')
+
+  // What reached the gateway: its own count of the connection's bytes (Kong's ingress bandwidth,
+  // prometheus bandwidth_metrics: the handshake and every message uWS handed over), reported once
+  // the connection has ended.
+  while (ingressSoFar(h) === 0) await h.workers[0]!.next('metrics-delta')
+  const reached = ingressSoFar(h)
+  // What the gateway passed on: the kernel's buffers on the upstream hop still deliver it to the
+  // upstream once it reads again (the gateway dropped its side of that connection).
+  let forwarded = 0
+  serverSide.on('message', (data: Buffer) => { forwarded += data.length })
+  serverSide.on('error', () => {})
+  const upstreamGone = closed(serverSide)
+  serverSide.resume()
+  await upstreamGone
+  const held = reached - forwarded
+  // The bound is the gateway's own: it closed once its unflushed bytes passed UPSTREAM_LIMIT, one
+  // 1 MiB message after the check; the last message the kernel took may be cut short (not counted).
+  assert.ok(held > UPSTREAM_LIMIT - 64 * 1024, `held ${held} bytes: closed before its bound`)
+  assert.ok(held <= UPSTREAM_LIMIT + 2 * msg.length, `held ${held} bytes for an upstream that reads nothing (bound ${UPSTREAM_LIMIT})`)
+  t.diagnostic(`reached ${reached}, forwarded ${forwarded}, held ${held}, client sent ${sent} MiB`)
 })
 
 test('websocket: an upstream that accepts but never answers the handshake gives Kong\'s 504 after read_timeout', async (t) => {

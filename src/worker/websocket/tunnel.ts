@@ -22,9 +22,13 @@
  *   upstream -> client: after a send, uWS's buffered amount above HIGH pauses the upstream socket
  *     (ws `pause()`); the client's `drain` below LOW resumes it.
  *   client -> upstream: the upstream's `bufferedAmount` above HIGH pauses the client where the uWS
- *     build can (`pause()` on its WebSocket); the flush callback of that send resumes it. On a build
- *     without WebSocket pause (20.30) the client is closed with 1013 once UPSTREAM_LIMIT is
- *     passed: memory stays bounded either way.
+ *     build can (`pause()` on its WebSocket; neither 20.30 nor 20.57 has one); the flush callback of
+ *     that send resumes it. On every build, unflushed bytes past UPSTREAM_LIMIT close the client
+ *     with 1013 (and drop the upstream connection): what the gateway holds for one upstream that
+ *     stops reading is at most UPSTREAM_LIMIT plus the one message that crossed it. After that
+ *     close, uWS reads and discards whatever the client still sends until its close frame or FIN
+ *     (uWS's shutdown state): nothing more is held, and a client that never stops is dropped by the
+ *     write_timeout sweep.
  * Timeouts (nginx's upgraded-connection timers, with the service's values): no data from the
  *   upstream for read_timeout (while it is not paused by us), or a side that has not taken our
  *   bytes for write_timeout, ends the connection (an abrupt close toward the client, as nginx's).
@@ -45,7 +49,7 @@ const HIGH = 1024 * 1024
 const LOW = 256 * 1024
 /** uWS drops a send beyond this; with HIGH pausing it is never reached (a drop closes with 1011). */
 export const MAX_BACKPRESSURE = 2 * MAX_MESSAGE + HIGH
-/** Client -> upstream bytes held when the uWS build cannot pause a WebSocket: beyond it, 1013. */
+/** Client -> upstream bytes the gateway holds for an upstream that does not read: beyond it, 1013. */
 const UPSTREAM_LIMIT = 2 * MAX_MESSAGE + HIGH
 const SWEEP_MS = 1000
 
@@ -186,7 +190,8 @@ export function clientDrained (ws: ClientSocket): void {
 export function clientMessage (ws: ClientSocket, message: ArrayBuffer, isBinary: boolean): void {
   const t = ws.tunnel
   const up = t.upstream
-  if (up === null || !t.upstreamOpen) return
+  // Not OPEN: terminated (the 1013 below); nothing more is taken for it.
+  if (up === null || !t.upstreamOpen || up.readyState !== WebSocket.OPEN) return
   // The ArrayBuffer is uWS's and dies with this callback: copy.
   const data = Buffer.from(new Uint8Array(message))
   t.ctx.bodyBytes += data.length
@@ -194,13 +199,14 @@ export function clientMessage (ws: ClientSocket, message: ArrayBuffer, isBinary:
   up.send(data, { binary: isBinary, compress: false }, over ? t.onFlushed : undefined)
   if (!over) return
   if (t.upstreamStalled === 0) t.upstreamStalled = performance.now()
-  if (typeof ws.pause === 'function') {
-    if (!t.clientPaused) { t.clientPaused = true; ws.pause() }
-  } else if (up.bufferedAmount > UPSTREAM_LIMIT) {
-    // The upstream is not reading (it would not read a close frame either): drop it.
+  if (up.bufferedAmount > UPSTREAM_LIMIT) {
+    // The upstream is not reading (it would not read a close frame either): drop it. Checked on
+    // every build: a paused uWS socket may still deliver what it had read.
     up.terminate()
     ws.end(1013, 'upstream not reading')
+    return
   }
+  if (!t.clientPaused && typeof ws.pause === 'function') { t.clientPaused = true; ws.pause() }
 }
 
 function upstreamFlushed (t: Tunnel): void {
