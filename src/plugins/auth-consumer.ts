@@ -32,6 +32,21 @@ export function setConsumer (ctx: PluginContext, consumer: ConsumerRow | null, c
   else ctx.setHeader(H_ANONYMOUS, 'true')
 }
 
+/**
+ * kong.service.request.clear_query_arg as Kong 3.10 does it (lua-resty-ada's search remove): the
+ * query is parsed as application/x-www-form-urlencoded, the name dropped and the rest serialized
+ * again (so `valu%651` goes upstream as `value1`), with `+` written as `%20`. The shared
+ * ctx.clearQueryArg keeps the other arguments' raw bytes; this is used for hide_credentials.
+ */
+export function clearQueryArgKong (ctx: PluginContext, name: string): void {
+  const q = ctx.query
+  if (q === null || q === '') return
+  const p = new URLSearchParams(q)
+  p.delete(name)
+  const s = p.toString()
+  ctx.setRawQuery(s.includes('+') ? s.replace(/\+/g, '%20') : s)
+}
+
 /** `config.anonymous` resolved at compile time. */
 export interface Anonymous {
   /** The consumer, or null when it does not exist (the request then answers 500). */

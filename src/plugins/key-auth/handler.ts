@@ -11,7 +11,7 @@
  * Keys are indexed once per snapshot (key -> credential + consumer): a lookup is one Map get.
  * `expires_at` (epoch seconds, from a credential's ttl) is honoured at request time.
  */
-import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
+import { clearQueryArgKong, credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, ParsedBody, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 
 export interface KeyAuthConfig {
@@ -96,7 +96,7 @@ function bodyField (body: ParsedBody | null, name: string): unknown {
 
 function hideKey (ctx: PluginContext, c: Prepared, i: number, body: ParsedBody | null | undefined): void {
   const name = c.names[i]!
-  ctx.clearQueryArg(name)
+  clearQueryArgKong(ctx, name)
   ctx.clearHeader(c.headerNames[i]!)
   const alt = c.altHeaderNames[i]
   if (alt !== null && alt !== undefined) ctx.clearHeader(alt)

@@ -18,7 +18,7 @@
  * Errors are RFC 6749 bodies `{error, error_description}` sent as is (kong.response.exit), with
  * `WWW-Authenticate: Bearer [realm="..."][, error="...", error_description="..."]`.
  */
-import { setAnonymous, setConsumer, prepareAnonymous, type Anonymous } from '../auth-consumer.ts'
+import { clearQueryArgKong, setAnonymous, setConsumer, prepareAnonymous, type Anonymous } from '../auth-consumer.ts'
 import type { ConsumerIndex, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
 import { callEndpoint, lookupToken } from './client.ts'
 import type { OAuth2Conf, TokenInfo } from './messages.ts'
@@ -173,7 +173,7 @@ function finish (ctx: PluginContext, c: Prepared, token: unknown, inHeader: bool
   if (c.hide) {
     if (inHeader) ctx.clearHeader(c.authHeader)
     else {
-      ctx.clearQueryArg('access_token')
+      clearQueryArgKong(ctx, 'access_token')
       const type = ctx.getHeader('content-type')
       if (ctx.method !== 'GET' && type !== undefined && type.includes('application/x-www-form-urlencoded')) {
         const body = ctx.getBody()
