@@ -7,11 +7,26 @@
  * Inputs are never mutated: a write context works on a copy made of null-prototype objects, so
  * keys such as `__proto__` stay plain data all the way to the database and back.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomInt, randomUUID } from 'node:crypto'
 import type { ErrorTree, FieldDef, SchemaLike } from './types.ts'
 import { InvalidUtf8 } from './types.ts'
 import { eachField } from './validate.ts'
 import { isPlainObject, isSequence, isTable, recordSchema, tableAsRecord, validateField } from './validate-field.ts'
+
+/**
+ * kong.tools.rand random_string, the value of an `auto` string field (generated keys and secrets):
+ * 24 random bytes in base64, 32 characters, with `/` replaced by a random A-Z and `+` by a random
+ * a-z, so only letters and digits.
+ */
+export function randomString (): string {
+  const b64 = randomBytes(24).toString('base64')
+  let out = ''
+  for (let i = 0; i < b64.length; i++) {
+    const c = b64[i]!
+    out += c === '/' ? String.fromCharCode(randomInt(65, 91)) : c === '+' ? String.fromCharCode(randomInt(97, 123)) : c
+  }
+  return out
+}
 
 export type Context = 'insert' | 'update' | 'upsert' | 'select'
 export type Processed = { entity: Record<string, unknown> } | { errors: Record<string, ErrorTree> }
@@ -150,7 +165,7 @@ export function processAutoFields (schema: SchemaLike, input: Record<string, unk
       if (field.uuid === true) {
         if (insertish && value === undefined) value = randomUUID()
       } else if (field.type === 'string') {
-        if (insertish && value === undefined) value = randomBytes(24).toString('base64url')
+        if (insertish && value === undefined) value = randomString()
       } else if ((key === 'created_at' && insertish && (value === null || value === undefined)) ||
         (key === 'updated_at' && (insertish || ctx === 'update'))) {
         value = field.type === 'number' ? Math.floor(nowMs) / 1000 : Math.floor(nowMs / 1000)
