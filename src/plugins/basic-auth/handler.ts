@@ -50,7 +50,8 @@ function buildUsers (env: PrepareEnv): CredentialLookup<Entry> {
 }
 
 const BASIC = /\s*[Bb]asic\s*(.+)/
-const PARTS = /([^:]+):(.*)/s
+// PCRE without DOTALL, as Kong matches it: the password ends at a newline.
+const PARTS = /([^:]+):(.*)/
 const B64 = /^[A-Za-z0-9+/]*$/
 
 /** ngx.decode_base64 as latin1 text (byte-preserving); null when nginx would refuse it. */
