@@ -189,6 +189,12 @@ export interface PluginContext {
    * `Content-Type: application/json; charset=utf-8`; `headers` is a flat list.
    */
   exit (status: number, body?: string | Buffer | object | null, headers?: FlatHeaders | null): void
+  /**
+   * The next `exit` answers as if the request was proxied (Kong's KONG_PROXIED, set by proxy-cache
+   * on a Hit): the response carries Via and X-Kong-Upstream-Latency / X-Kong-Proxy-Latency instead
+   * of X-Kong-Response-Latency.
+   */
+  markProxied? (): void
   /** `kong.response.exit` with an already encoded JSON body (prebuilt in prepare). */
   exitJson (status: number, json: string, headers?: FlatHeaders | null): void
   /** `kong.response.error`: Kong's template chosen by Accept, with request_id. */

@@ -96,6 +96,14 @@ export class RequestContext implements LogContext {
   transferEncoding: string | null
   teCount: number
   connection: string | null
+  /** The Connection field lists a `close` token (any case, in a list): the response closes the connection. */
+  closeAfter: boolean
+  /** A local answer to a chunked request is held for one turn (responses.ts holdLocalAnswer): 0 no, 1 held, 2 being written. */
+  answerHold: number
+  /** A plugin answered in place of the upstream as if proxied (proxy-cache Hit): Via and the upstream latencies. */
+  proxiedExit: boolean
+  /** A Kong-Debug request field was sent (allow_debug_header). */
+  kongDebug: boolean
   te: string | null
   accept: string | null
   contentType: string | null
@@ -224,6 +232,10 @@ export class RequestContext implements LogContext {
     this.transferEncoding = null
     this.teCount = 0
     this.connection = null
+    this.closeAfter = false
+    this.answerHold = 0
+    this.proxiedExit = false
+    this.kongDebug = false
     this.te = null
     this.accept = null
     this.contentType = null
@@ -357,6 +369,7 @@ export class RequestContext implements LogContext {
     return c === null ? null : { unnamed: c.unnamed.slice(1), named: c.named }
   }
 
+  markProxied (): void { this.proxiedExit = true }
   exit (status: number, body?: string | Buffer | object | null, headers?: FlatHeaders | null): void { pdk.exit(this, status, body, headers) }
   exitJson (status: number, json: string, headers?: FlatHeaders | null): void { pdk.exitJson(this, status, json, headers) }
   error (status: number, message?: string, headers?: FlatHeaders | null): void { pdk.error(this, status, message, headers) }

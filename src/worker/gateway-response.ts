@@ -17,7 +17,7 @@ import { bodyParts, CONTENT_TYPES, responseType, statusLine } from './error-bodi
 import { listGet, listSet, lowerName } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, hasHeaderFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
-import { writeGatewayHeaders } from './responses.ts'
+import { holdLocalAnswer, writeGatewayHeaders } from './responses.ts'
 
 export const CONTENT_TYPE_JSON = 'application/json; charset=utf-8'
 
@@ -85,9 +85,15 @@ function writeCorked (): void {
  * Sends a gateway response whose headers are in `ctx.respHeaders` (already merged), running the
  * header and body filters first. The one writer for plugin exits and filtered error pages.
  */
-export function sendListResponse (ctx: RequestContext, statusIn: number, body: string | Buffer, close: boolean, proxied: boolean): void {
+export function sendListResponse (ctx: RequestContext, statusIn: number, body: string | Buffer, closeIn: boolean, proxied: boolean): void {
   let status = statusIn
   if (ctx.resDone) return
+  if (ctx.transferEncoding !== null && ctx.answerHold !== 2) {
+    // A chunked request is answered one turn later and closed (responses.ts holdLocalAnswer).
+    holdLocalAnswer(ctx, () => { sendListResponse(ctx, statusIn, body, true, proxied) })
+    return
+  }
+  const close = closeIn || ctx.closeAfter
   ctx.resStatus = status
   ctx.bodyMode = BODY_DISCARD
   let out = body
@@ -152,7 +158,10 @@ export function sendExit (ctx: RequestContext, status: number, body: string | Bu
   if (ctx.resDone) return
   const list = mergeHeaders(ctx, headers)
   if (json && listGet(list, 'content-type') === undefined) list.push('content-type', CONTENT_TYPE_JSON)
-  sendListResponse(ctx, status, body ?? EMPTY, false, false)
+  // ctx.proxiedExit: the plugin answers in the upstream's place (proxy-cache Hit): Via and latencies
+  // (no upstream wait; the proxy latency is the time spent so far).
+  if (ctx.proxiedExit && ctx.proxyLatency < 0) ctx.proxyLatency = Math.round(performance.now() - ctx.t0)
+  sendListResponse(ctx, status, body ?? EMPTY, false, ctx.proxiedExit)
 }
 
 /** `kong.response.error(status, message, headers)`: Kong's template, typed by Accept, with request_id. */

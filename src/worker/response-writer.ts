@@ -28,7 +28,7 @@ import { needsFilteredPath } from './gateway-response.ts'
 import { listGet } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
-import { closeClient, VIA_TOKEN } from './responses.ts'
+import { closeClient, VIA_TOKEN, writeDebugHeaders } from './responses.ts'
 import { settings } from './settings.ts'
 
 /** Response headers never copied from upstream. */
@@ -90,9 +90,19 @@ function writeKongHeaders (ctx: RequestContext, via: string | null, hasServer: b
   if (kName !== '') ctx.res.writeHeader(kName, kValue)
   kName = ''
   kValue = ''
-  // A call of its own: uWS may look at a Connection header it is given by name.
-  if (drain.on) ctx.res.writeHeader('Connection', 'close')
+  if (ctx.kongDebug) writeDebugHeaders(ctx)
+  // A call of its own: uWS may look at a Connection header it is given by name. Not when this
+  // cork ends the response with closeConnection: uWS writes that header itself then.
+  if ((drain.on || ctx.closeAfter) && !endCloses) ctx.res.writeHeader('Connection', 'close')
 }
+
+/**
+ * The response is ended with closeConnection in the cork that writes its head (ctx.closeAfter: a
+ * `close` token in the request's Connection list). uWS can close only through the end() call that
+ * also terminates the head: a later end(..., true) would write its Connection field into the body.
+ * A response streamed in several writes carries `Connection: close`; the client closes after it.
+ */
+let endCloses = false
 
 /** The head from the header list the header filters worked on. */
 function writeHeadList (ctx: RequestContext): void {
@@ -176,13 +186,15 @@ let cCtx: RequestContext | null = null
 function replacedCorked (): void {
   const ctx = cCtx!
   const body = hasBodyFilter(ctx) ? runBodyFilter(ctx, ctx.replacedBody!, true) : ctx.replacedBody!
+  endCloses = ctx.closeAfter
   writeHeadList(ctx)
+  endCloses = false
   const s = ctx.resStatus
   if (ctx.method === 'HEAD' || s === 204 || s === 304) {
-    ctx.res.endWithoutBody()
+    ctx.res.endWithoutBody(undefined, ctx.closeAfter)
   } else {
     ctx.bytesOut += body.length
-    ctx.res.end(body)
+    ctx.res.end(body, ctx.closeAfter)
   }
 }
 
@@ -203,10 +215,12 @@ function writeReplaced (ctx: RequestContext): void {
 
 function headOnlyCorked (): void {
   const ctx = cCtx!
+  endCloses = ctx.closeAfter
   writeHead(ctx)
+  endCloses = false
   if (ctx.resLength !== undefined && ctx.resStatus !== 204) ctx.res.writeHeader('Content-Length', ctx.resLength)
   ctx.resDone = true
-  ctx.res.endWithoutBody()
+  ctx.res.endWithoutBody(undefined, ctx.closeAfter)
 }
 
 /**
@@ -267,12 +281,18 @@ function writeChunkCorked (): void {
   const ctx = dCtx!
   const res = ctx.res
   const chunk = dChunk!
-  if (ctx.headPending) writeHead(ctx)
+  const whole = ctx.frame === FRAME_LENGTH && ctx.bytesOut + chunk.length === ctx.total && chunk.length === ctx.total
+  const closeNow = whole && ctx.closeAfter && ctx.headPending
+  if (ctx.headPending) {
+    endCloses = closeNow
+    writeHead(ctx)
+    endCloses = false
+  }
   ctx.bytesOut += chunk.length
-  if (ctx.frame === FRAME_LENGTH && ctx.bytesOut === ctx.total && chunk.length === ctx.total) {
+  if (whole) {
     // The whole body in one chunk (small responses): end() writes the same Content-Length and
     // buffers what the socket does not take, without tryEnd's [ok, done] array and getWriteOffset.
-    res.end(chunk)
+    res.end(chunk, closeNow)
     ctx.resDone = true
   } else if (ctx.frame === FRAME_LENGTH) {
     const offset = res.getWriteOffset()
@@ -411,8 +431,14 @@ function onWritable (ctx: RequestContext, offset: number): boolean {
 
 function endCorked (): void {
   const ctx = dCtx!
-  if (ctx.headPending) writeHead(ctx)
-  ctx.res.end()
+  if (ctx.headPending) {
+    endCloses = ctx.closeAfter
+    writeHead(ctx)
+    endCloses = false
+    ctx.res.end(undefined, ctx.closeAfter)
+  } else {
+    ctx.res.end()
+  }
 }
 
 /**

@@ -14,6 +14,15 @@
  *   request behind it, uWS sees that request while the answer is pending, aborts and closes: the
  *   hidden request never reaches the proxy. Otherwise the client gets the status, then the close.
  *
+ * - `holdLocalAnswer`: a request with a chunked body is never answered by the gateway in the turn
+ *   it arrived. uWS frames chunked bodies leniently (a size ` 5` is a last chunk, the two bytes after
+ *   the last chunk are skipped unread), so bytes left in the same read can parse as a next request;
+ *   behind a request already answered uWS dispatches it (to the upstream), behind a pending one it
+ *   closes. The answer goes out one turn later and closes the connection (Kong/nginx keep a
+ *   connection alive after a local answer only when the unread body can be drained).
+ * - A `close` token in the request's Connection list (`X-Foo, close`; ctx.closeAfter) closes the
+ *   connection after the response: uWS itself reacts only to a 5-byte value.
+ *
  * uWS callbacks take no arguments, so the cork callbacks read their inputs from module-level
  * registers set just before `cork()`; cork runs them synchronously.
  */
@@ -49,6 +58,34 @@ export function writeGatewayHeaders (ctx: RequestContext, proxied: boolean): voi
   }
   if (s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
   if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
+  if (ctx.kongDebug) writeDebugHeaders(ctx)
+}
+
+/** allow_debug_header + a Kong-Debug request field (server.ts sets ctx.kongDebug only when allowed): the matched route's and service's ids and names (cached per route). */
+export function writeDebugHeaders (ctx: RequestContext): void {
+  const route = ctx.route
+  if (route === null) return
+  const list = debugHeaders(route)
+  for (let i = 0; i < list.length; i += 2) ctx.res.writeHeader(list[i]!, list[i + 1]!)
+}
+
+const debugCache = new WeakMap<object, readonly string[]>()
+
+/** Kong-Route-Id / -Name, Kong-Service-Id / -Name (names only when set); built once per compiled route. */
+export function debugHeaders (route: NonNullable<RequestContext['route']>): readonly string[] {
+  let list = debugCache.get(route)
+  if (list !== undefined) return list
+  const out: string[] = []
+  if (route.id) out.push('Kong-Route-Id', route.id)
+  if (route.name !== null) out.push('Kong-Route-Name', route.name)
+  const svc = route.service
+  if (svc !== null) {
+    if (svc.id) out.push('Kong-Service-Id', svc.id)
+    if (svc.name !== null) out.push('Kong-Service-Name', svc.name)
+  }
+  list = out
+  debugCache.set(route, list)
+  return list
 }
 
 function writeErrorCorked (): void {
@@ -74,8 +111,13 @@ function writeErrorCorked (): void {
   }
 }
 
-function send (ctx: RequestContext, status: number, type: number, message: string, extra: readonly string[] | null, close: boolean, proxied: boolean): void {
+function send (ctx: RequestContext, status: number, type: number, message: string, extra: readonly string[] | null, closeIn: boolean, proxied: boolean): void {
   if (ctx.resDone) return
+  if (ctx.transferEncoding !== null && ctx.answerHold !== 2) {
+    holdLocalAnswer(ctx, () => { send(ctx, status, type, message, extra, true, proxied) })
+    return
+  }
+  const close = closeIn || ctx.closeAfter
   const parts = bodyParts(message)[type]!
   if (needsFilteredPath(ctx)) {
     sendFilteredError(ctx, status, CONTENT_TYPES[type]!, parts.pre + ctx.requestId + parts.post, extra, close, proxied)
@@ -127,13 +169,17 @@ function writeRedirectCorked (): void {
   res.writeStatus(statusLine(rStatus))
   res.writeHeader('Location', rLocation)
   writeGatewayHeaders(ctx, false)
-  if (drain.on) res.writeHeader('Connection', 'close')
-  res.end('')
+  if (drain.on && !ctx.closeAfter) res.writeHeader('Connection', 'close')
+  res.end('', ctx.closeAfter)
 }
 
 /** `kong.response.exit(status)` with a Location header: empty body, Content-Length 0. */
 export function sendRedirect (ctx: RequestContext, status: number, location: string): void {
   if (ctx.resDone) return
+  if (ctx.transferEncoding !== null && ctx.answerHold !== 2) {
+    holdLocalAnswer(ctx, () => { sendRedirect(ctx, status, location) })
+    return
+  }
   if (needsFilteredPath(ctx)) {
     listSet(ctx.respHeaders ??= [], 'location', location)
     sendListResponse(ctx, status, '', false, false)
@@ -192,5 +238,42 @@ export function rejectDeferred (ctx: RequestContext, status: number, message: st
   if (!deferredScheduled) {
     deferredScheduled = true
     setImmediate(flushDeferred)
+  }
+}
+
+const held: RequestContext[] = []
+const heldAnswer: Array<() => void> = []
+let heldScheduled = false
+
+function flushHeld (): void {
+  heldScheduled = false
+  for (let i = 0; i < held.length; i++) {
+    const ctx = held[i]!
+    ctx.answerHold = 2
+    ctx.closeAfter = true
+    if (ctx.resDone) { maybeFinish(ctx); continue }
+    try {
+      heldAnswer[i]!()
+    } catch {
+      try { closeClient(ctx) } catch { /* gone */ }
+    }
+  }
+  held.length = 0
+  heldAnswer.length = 0
+}
+
+/**
+ * Holds a gateway answer to a request with a chunked body for one turn (module comment); the
+ * first answer wins, later ones while it is held are dropped. `answer` runs with answerHold 2
+ * and closeAfter set. If uWS finds a request behind it meanwhile, it aborts this one and closes.
+ */
+export function holdLocalAnswer (ctx: RequestContext, answer: () => void): void {
+  if (ctx.answerHold !== 0) return
+  ctx.answerHold = 1
+  held.push(ctx)
+  heldAnswer.push(answer)
+  if (!heldScheduled) {
+    heldScheduled = true
+    setImmediate(flushHeld)
   }
 }

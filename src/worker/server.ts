@@ -12,8 +12,10 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js'
 import { setFlagsFromString } from 'node:v8'
+import { workerData } from 'node:worker_threads'
 import { log } from '../common/log.ts'
 import type { Snapshot } from '../common/snapshot.ts'
+import type { Config } from '../config/load.ts'
 import type { Listener } from '../config/listen.ts'
 import type { CompiledSnapshot } from './compile.ts'
 import { BODY_COLLECTING, BODY_STREAMING, RequestContext } from './context.ts'
@@ -107,6 +109,15 @@ function lengthList (v: string): string | null {
   return one
 }
 
+/** A `close` token in a Connection list (any case, OWS around commas): RFC 9112 9.6. */
+function listsClose (v: string): boolean {
+  if (v === 'close') return true
+  const s = v.toLowerCase()
+  if (s.indexOf('close') === -1) return false
+  for (const t of s.split(',')) if (t.trim() === 'close') return true
+  return false
+}
+
 function join (prev: string | null, v: string): string {
   return prev === null ? v : `${prev}, ${v}`
 }
@@ -116,12 +127,15 @@ let hCtx: RequestContext | null = null
 /** req.forEach callback: copies each header and classifies the ones the proxy reads. */
 function collectHeader (k: string, v: string): void {
   const ctx = hCtx!
-  ctx.headers.push(k, v)
   // nginx large_client_header_buffers: the field line as sent (uWS trims the value's whitespace).
   let n = k.length + v.length + 4
   if (v.length > utf8From) n = k.length + Buffer.byteLength(v) + 4
   hHead += n
   if (n > hMaxField) hMaxField = n
+  // nginx `underscores_in_headers off` (Kong's default): a name with `_` is ignored, neither
+  // proxied nor seen by the router or plugins (`Transfer_Encoding: chunked` frames nothing).
+  if (k.indexOf('_') !== -1) return
+  ctx.headers.push(k, v)
   switch (k.length) {
     case 2:
       if (k === 'te') ctx.te = join(ctx.te, v)
@@ -136,7 +150,10 @@ function collectHeader (k: string, v: string): void {
       if (k === 'accept') ctx.accept = join(ctx.accept, v)
       break
     case 10:
-      if (k === 'connection') ctx.connection = join(ctx.connection, v)
+      if (k === 'connection') {
+        ctx.connection = join(ctx.connection, v)
+        if (v.length >= 5 && listsClose(v)) ctx.closeAfter = true
+      } else if (k === 'kong-debug' && allowDebug) ctx.kongDebug = true
       break
     case 12:
       if (k === 'content-type') { if (ctx.contentType === null) ctx.contentType = v }
@@ -167,6 +184,8 @@ function collectHeader (k: string, v: string): void {
 }
 
 let realIpHeader = ''
+/** allow_debug_header: a Kong-Debug request field asks for the matched route's and service's ids and names. */
+let allowDebug = false
 /** Head size counters of the request being copied (collectHeader adds to them). */
 let hHead = 0
 let hMaxField = 0
@@ -254,6 +273,7 @@ export function listenAll (listeners: readonly Listener[], prefix: string): Boun
   if (info.headerLimit.note !== null) log.info(`request head limit: ${info.headerLimit.note}`)
   setUwsBuild(info.build)
   realIpHeader = settings.realIpHeader
+  allowDebug = (workerData as { config?: Partial<Config> } | null)?.config?.allowDebugHeader === true
   const bound: Bound[] = []
   for (const l of listeners) {
     if (l.ssl) {

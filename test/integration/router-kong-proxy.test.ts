@@ -185,7 +185,7 @@ describe('[snis] for HTTPS connections (02-router_spec, traditional_compatible w
 })
 
 describe('Kong-Debug response headers (allow_debug_header = on)', () => {
-  test('todo', { todo: 'src/worker (not src/router): Kong\'s router sets Kong-Route-Id/-Name and Kong-Service-Id/-Name response headers when allow_debug_header is on and the request has a Kong-Debug header (kong/router/utils.lua add_debug_headers); 02-router_spec reads them in most cases' }, async () => {
+  test('Kong-Route-Id/-Name, Kong-Service-Id/-Name after a match; none on a 404; only the route ones on a 503 (kong/router/utils.lua add_debug_headers)', async () => {
     const res = await send(h, 'POST', '/post', [['kong-debug', '1']])
     assert.equal(res.status, 200)
     assert.equal(res.headers['kong-route-id'], R.post!.id)

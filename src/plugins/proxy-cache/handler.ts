@@ -11,7 +11,8 @@
  * - stale (age > cache_ttl; with `cache_control`: request max-age / max-stale / min-fresh not
  *   met) -> proxied and marked `Refresh`;
  * - else `Hit`: the stored status, headers (minus hop-by-hop and *ratelimit-remaining* ones) and
- *   body, with `Age`, `X-Cache-Status: Hit`, `X-Cache-Key`, through kong.response.exit.
+ *   body, with `Age`, `X-Cache-Status: Hit`, `X-Cache-Key`, through kong.response.exit, marked
+ *   as proxied (Via, X-Kong-Upstream-Latency and X-Kong-Proxy-Latency, as Kong's KONG_PROXIED).
  * header filter (Miss / Refresh only): the response is cacheable when its status is in
  *   `response_code`, its single Content-Type matches `content_type` (mime_type rules), and, with
  *   `cache_control`, it is not private / no-store / no-cache and has a positive TTL (s-maxage,
@@ -157,6 +158,8 @@ function serve (ctx: PluginContext, c: Prepared, key: string, res: CachedRespons
   if (c.hdrAge || dbg) ctx.setResponseHeader('age', String(Math.floor(now - res.timestamp)))
   if (c.hdrStatus || dbg) ctx.setResponseHeader('X-Cache-Status', 'Hit')
   if (c.hdrKey || dbg) ctx.setResponseHeader('X-Cache-Key', key)
+  // Kong marks a Hit as proxied (KONG_PROXIED): Via and the upstream/proxy latencies, not X-Kong-Response-Latency.
+  ctx.markProxied?.()
   ctx.exit(res.status, res.body)
 }
 

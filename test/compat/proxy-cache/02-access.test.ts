@@ -1,7 +1,7 @@
 /**
  * Port of parts of Kong's spec/03-plugins/31-proxy-cache/02-access_spec.lua not covered by
  * test/integration/plugin-proxy-cache.test.ts: response_headers off/on/default across Miss and
- * Hit, the Kong-Debug request header, the X-Kong-*-Latency headers on a Miss, and content types
+ * Hit, the Kong-Debug request header, the X-Kong-*-Latency headers (and Via) on a Miss and a Hit, and content types
  * that do not parse (in the response or in the config) being a Bypass, not an error.
  */
 import { test } from 'node:test'
@@ -71,13 +71,19 @@ test('proxy-cache 02-access: headers and content types', async (t) => {
     })
   }
 
-  // Kong also sends both latency headers (and Via) on a Hit (the plugin sets KONG_PROXIED before
-  // kong.response.exit); Sluice's exit path has no such switch yet (src/worker/gateway-response.ts).
-  await t.test('X-Kong-Proxy-Latency and X-Kong-Upstream-Latency on a Miss', async () => {
+  // Kong sends both latency headers (and Via) on a Hit too: the plugin marks the request as
+  // proxied (KONG_PROXIED) before kong.response.exit, so no X-Kong-Response-Latency.
+  await t.test('X-Kong-Proxy-Latency and X-Kong-Upstream-Latency on a Miss and on a Hit', async () => {
     for (const which of ['proxy', 'upstream']) {
-      const r = await get('route-1', `/get?show-me=${which}-latency`)
+      let r = await get('route-1', `/get?show-me=${which}-latency`)
       assert.equal(r['x-cache-status'], 'Miss')
       assert.match(String(r[`x-kong-${which}-latency`]), /^\d+$/)
+      r = await get('route-1', `/get?show-me=${which}-latency`)
+      assert.equal(r['x-cache-status'], 'Hit')
+      assert.match(String(r['x-kong-proxy-latency']), /^\d+$/)
+      assert.match(String(r['x-kong-upstream-latency']), /^\d+$/)
+      assert.match(String(r.via), /kong\//)
+      assert.equal(r['x-kong-response-latency'], undefined)
     }
   })
 
