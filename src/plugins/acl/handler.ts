@@ -168,6 +168,7 @@ export const handler: PluginHandler<AclConfig, Prepared> = {
       ctx.error(403, FORBIDDEN)
       return
     }
-    if (result !== '') ctx.setHeader(consumerId !== null ? H_CONSUMER_GROUPS : H_AUTHENTICATED_GROUPS, result)
+    // An empty list (deny mode, a consumer without groups) still sends the header, empty, as Kong does.
+    if (!c.hide) ctx.setHeader(consumerId !== null ? H_CONSUMER_GROUPS : H_AUTHENTICATED_GROUPS, result)
   },
 }
