@@ -47,6 +47,16 @@ export function clearQueryArgKong (ctx: PluginContext, name: string): void {
   ctx.setRawQuery(s.includes('+') ? s.replace(/\+/g, '%20') : s)
 }
 
+const B64 = /^[A-Za-z0-9+/]*$/
+
+/** ngx.decode_base64 as latin1 text (byte-preserving); null when nginx would refuse it. */
+export function decodeBase64Strict (s: string): string | null {
+  const eq = s.indexOf('=')
+  const data = eq < 0 ? s : s.slice(0, eq)
+  if (!B64.test(data) || data.length % 4 === 1) return null
+  return Buffer.from(data, 'base64').toString('latin1')
+}
+
 /** `config.anonymous` resolved at compile time. */
 export interface Anonymous {
   /** The consumer, or null when it does not exist (the request then answers 500). */

@@ -9,8 +9,10 @@
  * X-Credential-Identifier is the credential's username. Usernames are indexed once per snapshot.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
+import { credentialIndex, decodeBase64Strict, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
+
+export { decodeBase64Strict }
 
 export interface BasicAuthConfig {
   anonymous?: string | null
@@ -52,16 +54,6 @@ function buildUsers (env: PrepareEnv): CredentialLookup<Entry> {
 const BASIC = /\s*[Bb]asic\s*(.+)/
 // PCRE without DOTALL, as Kong matches it: the password ends at a newline.
 const PARTS = /([^:]+):(.*)/
-const B64 = /^[A-Za-z0-9+/]*$/
-
-/** ngx.decode_base64 as latin1 text (byte-preserving); null when nginx would refuse it. */
-export function decodeBase64Strict (s: string): string | null {
-  const eq = s.indexOf('=')
-  const data = eq < 0 ? s : s.slice(0, eq)
-  if (!B64.test(data) || data.length % 4 === 1) return null
-  return Buffer.from(data, 'base64').toString('latin1')
-}
-
 interface Given { readonly username: string; readonly password: Buffer }
 
 function retrieve (ctx: PluginContext, header: string, value: string | undefined, hide: boolean): Given | null {

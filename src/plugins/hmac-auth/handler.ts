@@ -11,12 +11,14 @@
  * validate_request_body the `Digest: SHA-256=<b64>` of the body (`HMAC signature does not match`).
  *
  * Signing string: each listed header as `name: value` joined by `\n`; `request-line` is
- * `METHOD /path?query HTTP/1.1`, `@request-target` is `method /path?query`, an absent header is
- * `name:`. X-Credential-Identifier is the credential's username.
+ * `METHOD /path?query HTTP/1.1` (HTTP/1.0 requests never reach plugins: the edge refuses them),
+ * `@request-target` is `method /path?query`, an absent header is `name:`. Dates are read as
+ * ngx.parse_http_time does (http-time.ts). X-Credential-Identifier is the credential's username.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { credentialIndex, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
+import { credentialIndex, decodeBase64Strict, prepareAnonymous, setAnonymous, setConsumer, type Anonymous, type CredentialLookup } from '../auth-consumer.ts'
 import type { ConsumerRow, CredentialRow, FlatHeaders, PluginContext, PluginHandler, PrepareEnv } from '../types.ts'
+import { parseHttpTime } from './http-time.ts'
 
 export interface HmacAuthConfig {
   hide_credentials: boolean
@@ -75,13 +77,14 @@ function retrieve (value: string | undefined): Params | null {
 function dateOk (ctx: PluginContext, name: string, skew: number): boolean {
   const date = ctx.getHeader(name)
   if (date === undefined) return false
-  const t = Date.parse(date)
-  if (Number.isNaN(t)) return false
-  return Math.abs(Math.floor(Date.now() / 1000) - Math.floor(t / 1000)) <= skew
+  const t = parseHttpTime(date)
+  if (t === null) return false
+  return Math.abs(Math.floor(Date.now() / 1000) - t) <= skew
 }
 
 function signingString (ctx: PluginContext, headers: readonly string[]): string {
-  const uri = ctx.query === null ? ctx.path : `${ctx.path}?${ctx.query}`
+  // kong.request.get_path_with_query: no `?` for an empty query
+  const uri = ctx.query === null || ctx.query === '' ? ctx.path : `${ctx.path}?${ctx.query}`
   let s = ''
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!
@@ -100,7 +103,10 @@ function signingString (ctx: PluginContext, headers: readonly string[]): string 
 
 function signatureOk (ctx: PluginContext, p: Params, cred: Credential): boolean {
   const mac = createHmac(DIGEST_OF[p.algorithm]!, cred.secret).update(signingString(ctx, p.headers)).digest()
-  const given = Buffer.from(p.signature, 'base64')
+  // ngx.decode_base64: strict (no URL-safe alphabet, no stray characters)
+  const decoded = decodeBase64Strict(p.signature)
+  if (decoded === null) return false
+  const given = Buffer.from(decoded, 'latin1')
   return mac.length === given.length && timingSafeEqual(mac, given)
 }
 

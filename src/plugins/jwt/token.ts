@@ -30,14 +30,18 @@ export function isSupportedAlg (alg: unknown): alg is string {
   return typeof alg === 'string' && Object.prototype.hasOwnProperty.call(HASH, alg)
 }
 
-const B64URL = /^[A-Za-z0-9_-]*={0,2}$/
+const B64 = /^[A-Za-z0-9+/_-]*$/
 
-/** ngx.base64 decode_base64url after Kong's padding: null when it is not base64url. */
+/**
+ * jwt_parser's base64_decode: `-` and `_` become `+` and `/`, then ngx.decode_base64, which reads
+ * up to the first `=` (what follows is ignored) and refuses other characters or a length of
+ * 4n+1. So both alphabets are taken. null when nginx would refuse it.
+ */
 export function decodeBase64Url (s: string): Buffer | null {
-  if (!B64URL.test(s)) return null
-  const data = s.replace(/=+$/, '')
-  if (data.length % 4 === 1) return null
-  return Buffer.from(data, 'base64url')
+  const eq = s.indexOf('=')
+  const data = eq < 0 ? s : s.slice(0, eq)
+  if (!B64.test(data) || data.length % 4 === 1) return null
+  return Buffer.from(data, 'base64')
 }
 
 function json (part: string | undefined): unknown {
