@@ -98,7 +98,8 @@ function prepare (c: JwtConfig, env: PrepareEnv): Prepared {
   return {
     uriParams: c.uri_param_names ?? ['jwt'],
     cookies: c.cookie_names ?? [],
-    headerNames: (c.header_names ?? ['authorization']).map((h) => h.toLowerCase()),
+    // kong.request.get_headers()[name] falls back to the name lowercased with `_` as `-`
+    headerNames: (c.header_names ?? ['authorization']).map((h) => h.toLowerCase().replace(/_/g, '-')),
     claim,
     base64: c.secret_is_base64 === true,
     claims: c.claims_to_verify ?? [],

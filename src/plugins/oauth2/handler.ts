@@ -82,7 +82,8 @@ function prepare (c: OAuth2Config, env: PrepareEnv): Prepared {
     pluginId: env.plugin.id,
     hide: c.hide_credentials === true,
     acceptHttp: c.accept_http_if_already_terminated === true,
-    authHeader: (typeof c.auth_header_name === 'string' ? c.auth_header_name : 'authorization').toLowerCase(),
+    // kong.request.get_header reads nginx's $http_<name>: `_` and `-` are the same there
+    authHeader: (typeof c.auth_header_name === 'string' ? c.auth_header_name : 'authorization').toLowerCase().replace(/_/g, '-'),
     realm,
     anonymous: prepareAnonymous(c.anonymous, env),
     global: c.global_credentials === true,

@@ -1,7 +1,8 @@
 /**
  * jwt_parser's base64_decode (`-_` to `+/`, then ngx.decode_base64): the token's parts may use
  * either alphabet, and what follows a `=` in a part is not read. A part nginx refuses (a stray
- * character, a length of 4n+1) is still `Bad token; invalid JSON`.
+ * character, a length of 4n+1) is still `Bad token; invalid JSON`. Also: a header_names entry
+ * with `_` reads the `-` spelling of the field (kong.request.get_headers()'s normalising lookup).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,8 +14,8 @@ const c = consumer({ username: 'jwt_tests_consumer' })
 
 test('jwt base64 decoding (compat)', async (t) => {
   const { url } = await pluginGateway(t, {
-    routes: [{ paths: ['/'] }],
-    plugins: ([r]) => [plugin('jwt', {}, { route: r })],
+    routes: [{ paths: ['/'] }, { paths: ['/u'] }],
+    plugins: ([r, u]) => [plugin('jwt', {}, { route: r }), plugin('jwt', { header_names: ['X_Jwt'] }, { route: u })],
     entities: { consumers: [c], jwt_secrets: [jwtSecret(c, { key: 'key1', secret: 'secret1' })] },
   })
   const call = async (token: string) => {
@@ -45,5 +46,11 @@ test('jwt base64 decoding (compat)', async (t) => {
     assert.equal(r.body.message, 'Bad token; invalid JSON')
     r = await call(`${h64}.${c64}.${sig.toString('base64url')}A`)
     assert.equal(r.status, 401)
+  })
+
+  await t.test('header_names with `_` read the `-` spelling', async () => {
+    const res = await request(`${url}/u`, { headers: { 'x-jwt': `Bearer ${h64}.${c64}.${sig.toString('base64url')}` } })
+    assert.equal(res.statusCode, 200)
+    await res.body.dump()
   })
 })
