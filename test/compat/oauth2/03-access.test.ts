@@ -25,9 +25,14 @@ const admin = (method: string, path: string, body?: unknown): Promise<AdminAnswe
 
 interface Res { status: number; headers: Record<string, string | string[] | undefined>; json: Json }
 
-async function call (host: string, path: string, opts: { method?: string; json?: unknown; form?: Record<string, string>; headers?: Record<string, string>; https?: boolean } = {}): Promise<Res> {
+async function call (host: string, path: string, opts: { method?: string; json?: unknown; form?: Record<string, string>; multipart?: Record<string, string>; headers?: Record<string, string>; https?: boolean } = {}): Promise<Res> {
   const headers: Record<string, string> = { host, ...opts.headers }
   let body: string | undefined
+  if (opts.multipart !== undefined) {
+    const b = 'XxOauthBoundaryxX'
+    headers['content-type'] = `multipart/form-data; boundary=${b}`
+    body = Object.entries(opts.multipart).map(([k, v]) => `--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('') + `--${b}--\r\n`
+  }
   if (opts.json !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(opts.json) }
   if (opts.form !== undefined) { headers['content-type'] = 'application/x-www-form-urlencoded'; body = new URLSearchParams(opts.form).toString() }
   const https = opts.https !== false
@@ -50,7 +55,7 @@ before(async () => {
   gw = await startGateway(db.settings, { proxy_listen: `127.0.0.1:${httpPort}, 127.0.0.1:${tlsPort} ssl`, trusted_ips: '127.0.0.1' })
   const routes: Array<[string, Record<string, unknown>]> = [
     ['oauth2.test', { scopes: ['email', 'profile', 'user.email'], mandatory_scope: true, provision_key: 'provision123', enable_authorization_code: true, enable_implicit_grant: true }],
-    ['oauth2_4.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true }],
+    ['oauth2_4.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, token_expiration: 5 }],
     ['oauth2_5.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, realm: 'test-oauth2' }],
     ['oauth2_6.test', { scopes: ['email', 'profile', 'user.email'], mandatory_scope: true, provision_key: 'provision123', enable_authorization_code: true, accept_http_if_already_terminated: true }],
     ['oauth2_11.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, auth_header_name: 'custom_header_name' }],
@@ -66,6 +71,7 @@ before(async () => {
     { client_id: 'clientid123', client_secret: 'secret123', hash_secret: true, redirect_uris: ['http://google.test/kong'], name: 'testapp' },
     { client_id: 'clientid789', client_secret: 'secret789', redirect_uris: ['http://google.test/kong?foo=bar&code=123'], name: 'testapp2' },
     { client_id: 'clientid456', client_secret: 'secret456', redirect_uris: ['http://one.test/one/', 'http://two.test/two'], name: 'testapp3' },
+    { client_id: 'clientid10112', client_secret: 'secret10112', redirect_uris: null, name: 'testapp311' },
   ]
   for (const app of apps) assert.equal((await admin('POST', '/consumers/bob/oauth2', app)).status, 201)
   await gw.primary.sync()
@@ -188,4 +194,39 @@ test('authentication challenge and a custom auth_header_name', async () => {
   r = await call('oauth2_11.test', '/request', { method: 'GET', headers: { 'custom-header-name': '' } })
   assert.equal(r.status, 401)
   assert.equal(r.headers['www-authenticate'], 'Bearer')
+})
+
+test('client_credentials: success shapes, Basic client authentication, upstream headers, multipart', async () => {
+  const ok = (r: Res): void => {
+    assert.equal(r.status, 200, JSON.stringify(r.json))
+    assert.equal(r.json.token_type, 'bearer')
+    assert.equal(r.json.expires_in, 5)
+    assert.match(r.json.access_token, /^[A-Za-z0-9]{32}$/)
+  }
+  const cc = { scope: 'email', grant_type: 'client_credentials' }
+  ok(await call('oauth2_4.test', '/oauth2/token', { json: { ...cc, client_id: 'clientid456', client_secret: 'secret456' } }))
+  ok(await call('oauth2_4.test', '/oauth2/token', { json: { ...cc, client_id: 'clientid456', client_secret: 'secret456', redirect_uri: 'http://two.test/two' } }))
+  ok(await call('oauth2_4.test', '/oauth2/token', { json: { ...cc, client_id: 'clientid10112', client_secret: 'secret10112' } }))
+  ok(await call('oauth2_4.test', '/oauth2/token', { json: cc, headers: { authorization: 'Basic Y2xpZW50aWQxMjM6c2VjcmV0MTIz' } }))
+  ok(await call('oauth2_4.test', '/oauth2/token', { json: { ...cc, client_id: 'clientid123' }, headers: { authorization: 'Basic Y2xpZW50aWQxMjM6c2VjcmV0MTIz' } }))
+  let r = await call('oauth2_4.test', '/oauth2/token', { json: cc, headers: { authorization: 'Basic Y2xpZW50aWQxMjM6c2VjcmV0MTI0' } })
+  assert.equal(r.status, 401)
+  assert.deepEqual(r.json, { error_description: 'Invalid client authentication', error: 'invalid_client' })
+  assert.equal(r.headers['www-authenticate'], 'Basic realm="OAuth2.0"')
+
+  const withUser = { ...cc, client_id: 'clientid123', client_secret: 'secret123', authenticated_userid: 'hello', provision_key: 'provision123' }
+  r = await call('oauth2_4.test', '/oauth2/token', { json: withUser })
+  ok(r)
+  r = await call('oauth2_4.test', `/request?access_token=${r.json.access_token as string}`, { method: 'GET' })
+  assert.equal(r.status, 200)
+  assert.ok(r.json.headers['x-consumer-id'])
+  assert.equal(r.json.headers['x-consumer-username'], 'bob')
+  assert.equal(r.json.headers['x-authenticated-scope'], 'email')
+  assert.equal(r.json.headers['x-authenticated-userid'], 'hello')
+  assert.equal(r.json.headers['x-credential-identifier'], 'clientid123')
+
+  r = await call('oauth2_4.test', '/oauth2/token', { multipart: withUser })
+  ok(r)
+  r = await call('oauth2_4.test', '/request', { multipart: { access_token: r.json.access_token } })
+  assert.equal(r.status, 200)
 })
