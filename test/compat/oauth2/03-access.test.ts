@@ -3,10 +3,13 @@
  * (primary with PostgreSQL, workers, HTTPS listener, echo upstream): the authorize endpoint's
  * errors and redirect_uri answers (codes of 32 word characters, a redirect_uri with a query, several
  * redirect_uris, a final slash, state), the token endpoint's client and method errors, and the
- * authentication challenge bodies and WWW-Authenticate values, custom auth_header_name.
+ * authentication challenge bodies and WWW-Authenticate values, custom auth_header_name,
+ * client_credentials answers and upstream headers, the authorization code exchange's errors, PKCE
+ * (public and confidential clients under pkce none / lax / strict) and global_credentials codes.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { Agent, request } from 'undici'
 import { createTestDb, type TestDb } from '../../helpers/pg.ts'
 import { startGateway, type Gateway } from '../../helpers/gateway.ts'
@@ -58,6 +61,10 @@ before(async () => {
     ['oauth2_4.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, token_expiration: 5 }],
     ['oauth2_5.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, realm: 'test-oauth2' }],
     ['oauth2_6.test', { scopes: ['email', 'profile', 'user.email'], mandatory_scope: true, provision_key: 'provision123', enable_authorization_code: true, accept_http_if_already_terminated: true }],
+    ['oauth2_14.test', { scopes: ['email', 'profile', 'user.email'], provision_key: 'provision123', enable_authorization_code: true, global_credentials: true, pkce: 'none' }],
+    ['oauth2_15.test', { scopes: ['email', 'profile', 'user.email'], provision_key: 'provision123', enable_authorization_code: true, global_credentials: true, pkce: 'strict' }],
+    ['oauth2_16.test', { scopes: ['email', 'profile', 'user.email'], provision_key: 'provision123', enable_authorization_code: true, global_credentials: true, pkce: 'lax' }],
+    ['oauth2_17.test', { scopes: ['email', 'profile', 'user.email'], provision_key: 'provision123', enable_authorization_code: true, global_credentials: true }],
     ['oauth2_11.test', { scopes: ['email', 'profile'], mandatory_scope: true, provision_key: 'provision123', enable_client_credentials: true, auth_header_name: 'custom_header_name' }],
   ]
   for (const [host, config] of routes) {
@@ -71,6 +78,8 @@ before(async () => {
     { client_id: 'clientid123', client_secret: 'secret123', hash_secret: true, redirect_uris: ['http://google.test/kong'], name: 'testapp' },
     { client_id: 'clientid789', client_secret: 'secret789', redirect_uris: ['http://google.test/kong?foo=bar&code=123'], name: 'testapp2' },
     { client_id: 'clientid456', client_secret: 'secret456', redirect_uris: ['http://one.test/one/', 'http://two.test/two'], name: 'testapp3' },
+    { client_id: 'clientid333', client_secret: 'secret333', hash_secret: true, redirect_uris: ['http://google.test/kong'], name: 'testapp3' },
+    { client_id: 'clientid11211', client_secret: 'secret11211', redirect_uris: ['http://google.test/kong'], name: 'testapp50', client_type: 'public' },
     { client_id: 'clientid10112', client_secret: 'secret10112', redirect_uris: null, name: 'testapp311' },
   ]
   for (const app of apps) assert.equal((await admin('POST', '/consumers/bob/oauth2', app)).status, 201)
@@ -229,4 +238,97 @@ test('client_credentials: success shapes, Basic client authentication, upstream 
   ok(r)
   r = await call('oauth2_4.test', '/request', { multipart: { access_token: r.json.access_token } })
   assert.equal(r.status, 200)
+})
+
+/** provision_code of Kong's spec: a code for `client` with state=hello (and a S256 challenge). */
+async function provisionCode (host = 'oauth2.test', client = 'clientid123', challenge?: string): Promise<string> {
+  const body: Record<string, string> = { provision_key: 'provision123', client_id: client, scope: 'email', response_type: 'code', state: 'hello', authenticated_userid: 'userid123' }
+  if (challenge !== undefined) { body.code_challenge = challenge; body.code_method = 'S256' }
+  const r = await call(host, '/oauth2/authorize', { json: body })
+  assert.equal(r.status, 200, JSON.stringify(r.json))
+  const m = /^http:\/\/google\.test\/kong\?code=(\w{32})&state=hello$/.exec(r.json.redirect_uri)
+  assert.ok(m, r.json.redirect_uri)
+  return m[1]!
+}
+const pkce = (verifier = 'A'.repeat(50)): [string, string] => [createHash('sha256').update(verifier).digest('base64url'), verifier]
+const exchange = async (host: string, fields: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Res> =>
+  await call(host, '/oauth2/token', { json: { grant_type: 'authorization_code', ...fields }, headers })
+
+test('authorization code exchange: client and code errors', async () => {
+  let r = await call('oauth2.test', '/oauth2/token')
+  assert.deepEqual(r.json, { error_description: 'Invalid client authentication', error: 'invalid_client' })
+  noStore(r)
+  r = await call('oauth2.test', '/oauth2/token', { json: { code: await provisionCode() } })
+  assert.deepEqual(r.json, { error_description: 'Invalid client authentication', error: 'invalid_client' })
+  r = await call('oauth2.test', '/oauth2/token', { json: { code: await provisionCode(), client_secret: 'secret123' } })
+  assert.deepEqual(r.json, { error_description: 'Invalid client authentication', error: 'invalid_client' })
+  r = await call('oauth2.test', '/oauth2/token', { json: { code: await provisionCode(), client_id: 'clientid123', client_secret: 'secret123' } })
+  assert.deepEqual(r.json, { error: 'unsupported_grant_type', error_description: 'Invalid grant_type' })
+  r = await exchange('oauth2.test', { code: `${await provisionCode()}hello`, client_id: 'clientid123', client_secret: 'secret123' })
+  assert.equal(r.status, 400)
+  assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Invalid code' })
+  r = await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid333'), client_id: 'clientid123', client_secret: 'secret123', state: 'wot' })
+  assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Invalid code', state: 'wot' })
+  const code = await provisionCode()
+  r = await exchange('oauth2.test', { code, client_id: 'clientid123', client_secret: 'secret123' })
+  assert.equal(r.status, 200)
+  assert.match(r.json.access_token, /^[A-Za-z0-9]{32}$/)
+  assert.match(r.json.refresh_token, /^[A-Za-z0-9]{32}$/)
+  r = await exchange('oauth2.test', { code, client_id: 'clientid123', client_secret: 'secret123' })
+  assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Invalid code' })
+  r = await exchange('oauth2.test', { code: await provisionCode(), client_id: 'clientid789', client_secret: 'secret789' })
+  assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Invalid code' })
+  r = await exchange('oauth2.test', { code: await provisionCode(), client_id: 'clientid123' })
+  assert.deepEqual(r.json, { error_description: 'Invalid client authentication', error: 'invalid_client' })
+  // a code of one global_credentials plugin is not for another
+  r = await exchange('oauth2_17.test', { code: await provisionCode('oauth2_16.test'), client_id: 'clientid123', client_secret: 'secret123' })
+  assert.deepEqual(r.json, { error: 'invalid_request', error_description: 'Invalid code' })
+})
+
+test('authorization code exchange: PKCE and public clients', async () => {
+  const [challenge, verifier] = pkce()
+  const ok = (r: Res): void => {
+    assert.equal(r.status, 200, JSON.stringify(r.json))
+    assert.equal(r.json.token_type, 'bearer')
+    assert.match(r.json.refresh_token, /^[A-Za-z0-9]{32}$/)
+  }
+  ok(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), client_id: 'clientid11211', code_verifier: verifier }))
+  for (const basic of ['Y2xpZW50aWQxMTIxMQ==', 'Y2xpZW50aWQxMTIxMTo=', 'Y2xpZW50aWQxMTIxMTogICAg']) {
+    ok(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), code_verifier: verifier }, { authorization: `Basic ${basic}` }))
+  }
+  const err = (r: Res, error: string, description: string): void => {
+    assert.equal(r.status, 400, JSON.stringify(r.json))
+    assert.deepEqual(r.json, { error_description: description, error })
+  }
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), client_id: 'clientid11211', code_verifier: verifier, client_secret: 'secret11211' }),
+    'invalid_request', 'client_secret is disallowed for public clients')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), code_verifier: verifier }, { authorization: 'Basic Y2xpZW50aWQxMTIxMTpzZWNyZXQxMTIxMQ==' }),
+    'invalid_request', 'client_secret is disallowed for public clients')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), client_id: 'clientid11211' }),
+    'invalid_request', 'code_verifier is required for PKCE authorization requests')
+  ok(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', '2aC4cMSkAsMRtZbhHhiZkDW3sddRf_iTRGil1r9gi8w='), client_id: 'clientid11211', code_verifier: 'abcdelfhigklmnopqrstuvwxyz0123456789abcdefg' }))
+  ok(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', '0LoS6Gtrw16r07+ZXsCf8MeAi21QHmKc3LJdUCA5w/o='), client_id: 'clientid11211', code_verifier: 'abcdelfhigklmnopqrstuvwxyz0123456789abcdefghijklmnop9' }))
+  const [longC, longV] = pkce('abc123'.repeat(30))
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', longC), client_id: 'clientid11211', code_verifier: longV }),
+    'invalid_request', 'code_verifier must be between 43 and 128 characters')
+  const [shortC, shortV] = pkce('abc123')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', shortC), client_id: 'clientid11211', code_verifier: shortV }),
+    'invalid_request', 'code_verifier must be between 43 and 128 characters')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', 'abc123'), client_id: 'clientid11211', code_verifier: '' }),
+    'invalid_request', 'code_verifier must be between 43 and 128 characters')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', 'abc123'), client_id: 'clientid11211', code_verifier: 12 }),
+    'invalid_request', 'code_verifier is not a string')
+  err(await exchange('oauth2.test', { code: await provisionCode('oauth2.test', 'clientid11211', 'abc123'), client_id: 'clientid11211', code_verifier: 'abcdelfhigklmnopqrstuvwxyz0123456789abcdefg' }),
+    'invalid_grant', 'Invalid code')
+  err(await exchange('oauth2.test', { code: 'x'.repeat(32), client_id: 'clientid11211', code_verifier: verifier }), 'invalid_request', 'Invalid code')
+  err(await exchange('oauth2.test', { client_id: 'clientid11211', code_verifier: 'verifier' }), 'invalid_request', 'Invalid code')
+  err(await exchange('oauth2_5.test', { code: await provisionCode('oauth2.test', 'clientid11211', challenge), client_id: 'clientid123', client_secret: 'bogus' }),
+    'invalid_client', 'Invalid client authentication')
+  // confidential clients and conf.pkce
+  const conf = { client_id: 'clientid123', client_secret: 'secret123' }
+  err(await exchange('oauth2_15.test', { ...conf, code: await provisionCode('oauth2_15.test', 'clientid123', challenge), code_verifier: 'abcdelfhigklmnopqrstuvwxyz0123456789abcdefg' }), 'invalid_grant', 'Invalid code')
+  for (const host of ['oauth2_15.test', 'oauth2_16.test', 'oauth2_14.test']) {
+    err(await exchange(host, { ...conf, code: await provisionCode(host, 'clientid123', challenge) }), 'invalid_request', 'code_verifier is required for PKCE authorization requests')
+  }
+  for (const host of ['oauth2_14.test', 'oauth2_16.test']) ok(await exchange(host, { ...conf, code: await provisionCode(host) }))
 })
