@@ -145,3 +145,17 @@ test('jwt: secret changed and deleted; hmac-auth: secret changed', async () => {
   assert.equal((await call('hmac.test', signed('one'))).status, 401)
   assert.equal((await call('hmac.test', signed('two'))).status, 200)
 })
+
+test('key-auth: a key created with ttl authenticates until it expires (auto-expiring keys)', async () => {
+  const started = Date.now()
+  await changed(admin('POST', '/consumers/bob/key-auth', { key: 'ttl-key', ttl: 2 }), 201)
+  assert.equal((await call('key-auth.test', { apikey: 'ttl-key' })).status, 200)
+  // expiry is a time, not an event: poll until the key is refused (Kong's spec waits the same way)
+  let status = 200
+  while (status === 200 && Date.now() - started < 6000) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    status = (await call('key-auth.test', { apikey: 'ttl-key' })).status
+  }
+  assert.equal(status, 401)
+  assert.ok(Date.now() - started >= 1000, 'refused too early')
+})
