@@ -123,7 +123,7 @@ test('authorize: errors in Kong\'s order, as JSON or in the redirect_uri', async
 
 test('authorize: HTTPS required unless terminated and accepted', async () => {
   const body = { ...BASE, client_id: 'clientid123', scope: 'email', response_type: 'code' }
-  for (const headers of [{}, { 'x-forwarded-proto': 'https' }]) {
+  for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
     const r = await call('oauth2.test', '/oauth2/authorize', { json: body, https: false, headers })
     assert.equal(r.status, 400)
     assert.equal(r.json.error_description, 'You must use HTTPS')
