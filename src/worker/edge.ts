@@ -36,8 +36,9 @@
  * chunk data and after the last chunk are skipped unread, so a trailer section becomes the next
  * request), and ends the header section at an empty field name (`: x`), dropping the fields after it
  * (Content-Length included). None of it reaches JavaScript. Behind a proxied request the bytes that
- * follow make uWS close the connection (the request is pending); behind a request the gateway has
- * already answered in the same turn (404, 405, a plugin's exit), they are dispatched as a request.
+ * follow make uWS close the connection (the request is pending); so do they behind a gateway answer
+ * (404, 405, a plugin's exit) to a chunked request, which responses.ts holdLocalAnswer sends one turn
+ * later and closes. (Behind an answer written in the same turn uWS would dispatch them.)
  *
  * Slow bodies (`trackBody`): a sweep every SWEEP_MS over the requests whose body is being read.
  *   - client_body_timeout: no body byte for that long -> 408 and close (nginx), the upstream request
@@ -369,8 +370,14 @@ function writeCorked (): void {
   if (s.hdrServer) res.writeHeader('Server', SERVER_TOKEN)
   if (s.hdrRequestId) res.writeHeader('X-Kong-Request-Id', ctx.requestId)
   if (ctx.method === 'HEAD') {
-    res.writeHeader('Content-Length', String(Buffer.byteLength(body)))
-    res.endWithoutBody(undefined, wMode === CLOSE)
+    // uWS takes an explicit undefined length literally (a bogus Content-Length), and closes a
+    // bodiless end only at length 0: closing, the HEAD answer says Content-Length: 0.
+    if (wMode === CLOSE) {
+      res.end('', true)
+    } else {
+      res.writeHeader('Content-Length', String(Buffer.byteLength(body)))
+      res.endWithoutBody()
+    }
   } else {
     ctx.bytesOut += Buffer.byteLength(body)
     res.end(body, wMode === CLOSE)

@@ -186,12 +186,14 @@ let cCtx: RequestContext | null = null
 function replacedCorked (): void {
   const ctx = cCtx!
   const body = hasBodyFilter(ctx) ? runBodyFilter(ctx, ctx.replacedBody!, true) : ctx.replacedBody!
-  endCloses = ctx.closeAfter
+  const s = ctx.resStatus
+  const bodiless = ctx.method === 'HEAD' || s === 204 || s === 304
+  // A bodiless end cannot close (headOnlyCorked): its head says Connection: close instead.
+  endCloses = ctx.closeAfter && !bodiless
   writeHeadList(ctx)
   endCloses = false
-  const s = ctx.resStatus
-  if (ctx.method === 'HEAD' || s === 204 || s === 304) {
-    ctx.res.endWithoutBody(undefined, ctx.closeAfter)
+  if (bodiless) {
+    ctx.res.endWithoutBody()
   } else {
     ctx.bytesOut += body.length
     ctx.res.end(body, ctx.closeAfter)
@@ -215,12 +217,12 @@ function writeReplaced (ctx: RequestContext): void {
 
 function headOnlyCorked (): void {
   const ctx = cCtx!
-  endCloses = ctx.closeAfter
+  // No close here on ctx.closeAfter: uWS closes a bodiless end only with a length of 0 and takes
+  // an explicit undefined length literally (a bogus Content-Length). The head says Connection: close.
   writeHead(ctx)
-  endCloses = false
   if (ctx.resLength !== undefined && ctx.resStatus !== 204) ctx.res.writeHeader('Content-Length', ctx.resLength)
   ctx.resDone = true
-  ctx.res.endWithoutBody(undefined, ctx.closeAfter)
+  ctx.res.endWithoutBody()
 }
 
 /**

@@ -154,3 +154,73 @@ test('keep-alive: several requests on one connection, answered in order', async 
   assert.equal(text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2)
   assert.ok(text.indexOf('/ka1') < text.indexOf('/ka2'))
 })
+
+/** Writes raw bytes, collects until `done(text)` holds; then resolves with the text and whether the server had closed. */
+function rawUntil (data: string, done: (text: string) => boolean): Promise<{ text: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(h.port, '127.0.0.1', () => s.write(data))
+    let text = ''
+    let settled = false
+    s.setEncoding('latin1')
+    s.on('data', (d: string) => {
+      text += d
+      if (!settled && done(text)) { settled = true; s.destroy(); resolve({ text, closedByServer: false }) }
+    })
+    s.on('close', () => { if (!settled) { settled = true; resolve({ text, closedByServer: true }) } })
+    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET') reject(err) })
+  })
+}
+
+const closeHeaders = (text: string): number => text.match(/\r\nconnection: close\r\n/gi)?.length ?? 0
+
+test('a close token in a Connection list closes the connection after a proxied response (RFC 9112 9.6)', async () => {
+  for (const value of ['X-Foo, close', 'keep-alive ,\tClose', 'CLOSE']) {
+    const text = await raw(`GET /close-token HTTP/1.1\r\nHost: t\r\nConnection: ${value}\r\nX-Foo: 1\r\n\r\n`)
+    assert.equal(status(text), 200, value)
+    assert.ok(text.includes('/close-token'), value)
+    // raw() resolved: the server closed. `Connection: close` at most once (uWS adds it on the exact 5-byte value itself only when closing).
+    assert.ok(closeHeaders(text) <= 1, text)
+  }
+  // A request pipelined behind one that says close is never served (uWS closes on a request
+  // pipelined behind a pending one; after the answer the connection is closed).
+  const before = echo.received.length
+  const text = await raw('GET /close-first HTTP/1.1\r\nHost: t\r\nConnection: X-Foo, close\r\n\r\nGET /close-second HTTP/1.1\r\nHost: t\r\n\r\n')
+  assert.ok((text.match(/HTTP\/1\.1 /g)?.length ?? 0) <= 1)
+  assert.ok(!text.includes('/close-second'))
+  assert.ok(!echo.received.slice(before).some((r) => r.url === '/close-second'))
+})
+
+test('a close token: a gateway answer (405) closes too; HEAD, 204 and a streamed response say Connection: close', async () => {
+  // uWS cannot close after a bodiless or streamed end: the client is told, and closes.
+  const head = await rawUntil('HEAD /close-head HTTP/1.1\r\nHost: t\r\nConnection: te, close\r\n\r\n', (t) => t.includes('\r\n\r\n'))
+  assert.equal(status(head.text), 200)
+  assert.equal(head.text.match(/\r\ncontent-length: [1-9]\d*\r\n/gi)?.length, 1)
+  assert.equal(closeHeaders(head.text), 1)
+  const nc = await rawUntil('GET /_/status/204 HTTP/1.1\r\nHost: t\r\nConnection: X-Foo, close\r\n\r\n', (t) => t.includes('\r\n\r\n'))
+  assert.equal(status(nc.text), 204)
+  assert.equal(closeHeaders(nc.text), 1)
+  assert.doesNotMatch(nc.text, /content-length/i)
+  let text = await raw('CONNECT /x HTTP/1.1\r\nHost: t\r\nConnection: X-Foo, close\r\n\r\n')
+  assert.equal(status(text), 405)
+  assert.equal(closeHeaders(text), 1)
+  const streamed = await rawUntil('GET /_/chunked HTTP/1.1\r\nHost: t\r\nConnection: X-Foo, close\r\n\r\n', (t) => t.endsWith('0\r\n\r\n'))
+  assert.equal(status(streamed.text), 200)
+  assert.equal(closeHeaders(streamed.text), 1)
+  assert.ok(streamed.text.includes('three'))
+})
+
+test('without a close token the connection stays open; Kong-Debug without allow_debug_header adds nothing', async () => {
+  const r = await rawUntil('GET /open HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\nKong-Debug: 1\r\n\r\n', (t) => t.includes('/open'))
+  assert.equal(r.closedByServer, false)
+  assert.equal(status(r.text), 200)
+  assert.equal(closeHeaders(r.text), 0)
+  assert.doesNotMatch(r.text, /kong-route-id/i)
+})
+
+test('a gateway answer to a chunked request (405) is sent on the next turn and closes the connection', async () => {
+  await upstreamSeesNothing(async () => {
+    const text = await raw('CONNECT /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+    assert.equal(status(text), 405)
+    assert.equal(closeHeaders(text), 1)
+  })
+})
