@@ -7,7 +7,9 @@
  * The gateway routes only `/api`: a case sent to `/api/<id>` is proxied (answered later, from the
  * upstream), a case sent to `/<id>` is answered by the gateway itself on the spot (404 no route).
  * That difference matters on uWebSockets.js: a request pipelined behind a pending (proxied) request
- * makes uWS close the connection, while one behind a request already answered is served.
+ * makes uWS close the connection, while one behind a request already answered is served. A gateway
+ * answer to a request with a chunked body is therefore held one turn and closes (responses.ts
+ * holdLocalAnswer): what uWS's lenient chunked framing leaves behind finds the request pending.
  *
  * Every case is exact bytes on a new connection, and asserts per uWS build (20.30 on Node 20 /
  * Debian 12; 20.57 via `npm run test:modern`): the statuses the client got, whether the gateway
@@ -17,7 +19,7 @@
  * and the worker must never exit. `kong` records what Kong 3.10 (nginx 1.27) answers, for the README
  * table; where a build differs from it, the README's "Known limits at the edge" says so.
  *
- * `todo` cases are known failures whose fix is outside the edge (their reason names where).
+ * `todo` cases are known failures whose fix is outside the edge (their reason names where); none now.
  * EDGE_PRINT=1 prints every case's outcome as a checklist row.
  */
 import { after, before, describe, test } from 'node:test'
