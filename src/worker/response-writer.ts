@@ -232,6 +232,10 @@ function headOnlyCorked (): void {
 export function startResponse (ctx: RequestContext, status: number, headers: IncomingHttpHeaders, message: string | undefined): void {
   ctx.upstreamLatency = Math.round(performance.now() - ctx.tUpstream)
   ctx.state = ST_STREAMING
+  // The upstream answers before the client's chunked body has ended: once the response is done,
+  // uWS would go on parsing the rest of that body leniently and dispatch what it reads as a next
+  // request (responses.ts holdLocalAnswer). Close after the response instead.
+  if (ctx.transferEncoding !== null && !ctx.bodyReceived) ctx.closeAfter = true
   ctx.resStatus = status
   ctx.upstreamStatus = status
   ctx.resMessage = message

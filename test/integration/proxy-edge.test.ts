@@ -224,3 +224,47 @@ test('a gateway answer to a chunked request (405) is sent on the next turn and c
     assert.equal(closeHeaders(text), 1)
   })
 })
+
+test('an upstream that answers before a chunked request body has ended: the response closes the connection, nothing behind the body is served', async () => {
+  const { createServer } = await import('node:http')
+  const seen: string[] = []
+  const early = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    req.resume()
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' })
+    res.end('early')
+  })
+  early.listen(0, '127.0.0.1')
+  await new Promise((resolve) => early.once('listening', resolve))
+  const earlySvc = service({ host: '127.0.0.1', port: (early.address() as { port: number }).port })
+  // A gateway of its own: this file's has client_max_body_size 1k, and the body must be larger
+  // than what Sluice buffers before dispatching (request-body.ts COLLECT_LIMIT) to reach the upstream early.
+  const g = await startWorkers({ snapshot: snapshot([earlySvc], [route({ paths: ['/early'], strip_path: false }, earlySvc)]) })
+  try {
+    const big = 'a'.repeat(70 * 1024)
+    const r = await new Promise<{ text: string; closed: boolean }>((resolve, reject) => {
+      const s = connect(g.port, '127.0.0.1', () => s.write(`POST /early/up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n`))
+      let text = ''
+      let sentRest = false
+      s.setEncoding('latin1')
+      s.on('data', (d: string) => {
+        text += d
+        if (!sentRest && text.includes('early')) {
+          sentRest = true
+          // The body's end, then a request hidden behind it.
+          s.write('0\r\n\r\nGET /early/smuggled HTTP/1.1\r\nHost: t\r\n\r\n', () => {})
+          setTimeout(() => { s.destroy(); resolve({ text, closed: false }) }, 500)
+        }
+      })
+      s.on('close', () => resolve({ text, closed: true }))
+      s.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err) })
+    })
+    assert.equal(status(r.text), 200)
+    assert.equal(r.closed, true)
+    assert.equal(r.text.match(/HTTP\/1\.1 /g)?.length, 1)
+    assert.deepEqual(seen, ['/early/up'])
+  } finally {
+    await g.stop()
+    early.close()
+  }
+})
