@@ -132,9 +132,8 @@ function collectHeader (k: string, v: string): void {
   if (v.length > utf8From) n = k.length + Buffer.byteLength(v) + 4
   hHead += n
   if (n > hMaxField) hMaxField = n
-  // nginx `underscores_in_headers off` (Kong's default): a name with `_` is ignored, neither
-  // proxied nor seen by the router or plugins (`Transfer_Encoding: chunked` frames nothing).
-  if (k.indexOf('_') !== -1) return
+  // A name with `_` is an ordinary field, proxied and seen by the router and plugins: Kong's nginx
+  // template sets `underscores_in_headers on` (`Transfer_Encoding: chunked` frames nothing).
   ctx.headers.push(k, v)
   switch (k.length) {
     case 2:
