@@ -73,7 +73,7 @@ export const CONFIG_KEYS = {
   dns_not_found_ttl: { type: 'number', default: '30', min: 0, doc: 'Seconds a name-error or empty DNS answer is cached.' },
   dns_error_ttl: { type: 'number', default: '1', min: 0, doc: 'Seconds any other DNS failure is cached.' },
   router_flavor: { type: 'string', default: 'traditional_compatible', oneOf: ['traditional', 'traditional_compatible', 'expressions'], doc: 'Router semantics; Sluice implements traditional_compatible (traditional is served the same way).' },
-  allow_debug_header: { type: 'boolean', default: 'off', doc: 'Answer Kong-Debug requests with route/service headers.' },
+  allow_debug_header: { type: 'boolean', default: 'off', doc: 'A request with a `Kong-Debug` header (any value) gets `Kong-Route-Id`/`-Name` and `Kong-Service-Id`/`-Name` (names when set) on its response once a route matched; none on a 404, only the route ones on a 503 for a route without a service.' },
   plugins: { type: 'list', default: 'bundled', doc: 'Plugins that may be configured.' },
   drain_timeout: { type: 'integer', default: '10000', min: 0, doc: 'ms to let in-flight requests finish on stop/reload.' },
   node_id: { type: 'string', default: '', doc: 'Node UUID; generated into <prefix>/node.id when empty.' },
