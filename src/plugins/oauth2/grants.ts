@@ -5,9 +5,10 @@
  * order, and a later failing check replaces an earlier one's error, as access.lua's reassigned
  * `response_params` does. Codes and tokens are written through the DAO (cluster events, hooks).
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { daoFor, withWrite, type Entity } from '../../db/dao/index.ts'
 import type { Pool } from '../../db/pool.ts'
+import { randomString } from '../../db/schema/process.ts'
 import { getSchema } from '../../db/schema/registry.ts'
 import type { EntitySchema } from '../../db/schema/types.ts'
 import type { OAuth2Conf, OAuth2EndpointCall, OAuth2Response } from './messages.ts'
@@ -33,16 +34,6 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const fkId = (v: unknown): string | null => {
   const id = (v as { id?: unknown } | null | undefined)?.id
   return typeof id === 'string' ? id : null
-}
-/** kong.tools.rand random_string: 32 letters and digits (`/` becomes a random A-Z, `+` a-z). */
-const randomString = (): string => {
-  const b64 = randomBytes(24).toString('base64')
-  let out = ''
-  for (let i = 0; i < b64.length; i++) {
-    const c = b64[i]!
-    out += c === '/' ? String.fromCharCode(randomInt(65, 91)) : c === '+' ? String.fromCharCode(randomInt(97, 123)) : c
-  }
-  return out
 }
 const blank = (v: unknown): boolean => typeof v !== 'string' || v.trim() === ''
 
