@@ -17,13 +17,19 @@ export interface DeclarativePool {
   close (): Promise<void>
 }
 
-export function createDeclarativePool (): DeclarativePool {
+/**
+ * `databaseOff`: the thread validates plugins as a DB-less node's (plugins/schemas.ts
+ * setDatabaseOff: the rate limiters offer no `cluster` policy), set from workerData when the thread
+ * starts, so a thread piscina replaces after a crash gets it too.
+ */
+export function createDeclarativePool (o: { databaseOff?: boolean } = {}): DeclarativePool {
   const pool = new Piscina({
     filename: FILE.href,
     minThreads: 1,
     maxThreads: 1,
     idleTimeout: 60_000,
     execArgv: EXEC_ARGV,
+    workerData: { databaseOff: o.databaseOff === true },
   })
   return {
     load: (input) => pool.run({ load: input }) as Promise<LoadOutput>,

@@ -3,7 +3,11 @@
  * bytes travel in a SharedArrayBuffer both ways, so nothing large is copied between threads but
  * the texts.
  */
+import { workerData } from 'node:worker_threads'
+import { setDatabaseOff } from '../plugins/schemas.ts'
 import { exportSnapshot, runLoad, type LoadInput, type LoadOutput } from './load.ts'
+
+if ((workerData as { databaseOff?: boolean } | null)?.databaseOff === true) setDatabaseOff(true)
 
 export type Task = { load: LoadInput } | { export: Uint8Array }
 

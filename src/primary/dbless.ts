@@ -12,10 +12,9 @@
  * Plugin schemas know the node is DB-less (plugins/schemas.ts setDatabaseOff): rate-limiting and
  * response-ratelimiting then offer no `cluster` policy, so a kong.yml or POST /config with one is
  * refused with Kong's `expected one of: local, redis`. Validation runs in the piscina thread, which
- * has its own copy of the schemas: dblessDeclarativePool sets it there.
+ * has its own copy of the schemas: createDeclarativePool's databaseOff sets it there.
  */
 import { hostname } from 'node:os'
-import { Piscina } from 'piscina'
 import { readFile } from 'node:fs/promises'
 import type { Config } from '../config/load.ts'
 import { log } from '../common/log.ts'
@@ -28,7 +27,7 @@ import { enabledPlugins, setDatabaseOff } from '../plugins/schemas.ts'
 import { countErrors, prettyPrintErrors, type DeclarativeErrT } from '../declarative/errors.ts'
 import { encodeTables, type LoadInput, type LoadOutput } from '../declarative/load.ts'
 import { EMPTY_CONFIG_HASH } from '../declarative/parse.ts'
-import type { DeclarativePool } from '../declarative/pool.ts'
+import { createDeclarativePool } from '../declarative/pool.ts'
 import { MemoryStore } from '../declarative/store.ts'
 import type { Datastore } from './database.ts'
 import type { PrimaryHandle } from './main.ts'
@@ -49,32 +48,6 @@ import { dnsOptionsFromConfig } from '../common/dns.ts'
 const SWAP_WAIT_MS = 60_000
 
 interface Served { built: BuiltSnapshot; hash: string; store: MemoryStore; counts: Record<string, number> }
-
-const LOAD_WORKER = new URL('../declarative/worker.ts', import.meta.url)
-const SCHEMAS = new URL('../plugins/schemas.ts', import.meta.url)
-// A .ts worker needs the tsx loader registered inside the thread on Node 20 (see worker/ts-loader.mjs).
-const LOAD_EXEC_ARGV = LOAD_WORKER.pathname.endsWith('.ts') ? ['--import', new URL('../worker/ts-loader.mjs', import.meta.url).href] : []
-
-/**
- * The declarative pool of declarative/pool.ts (one piscina thread: parse, validate, flatten,
- * snapshot build), whose thread validates plugins as a DB-less node's: every load first calls
- * setDatabaseOff(true) in that thread (idempotent and tiny; a thread piscina replaced after a
- * crash gets it as well). Loads are serialised (one at a time, see apply), so on the one thread
- * the call always runs before the load it precedes.
- * (A `databaseOff` option of createDeclarativePool, passed as workerData to declarative/worker.ts,
- * would do the same without this copy.)
- */
-function dblessDeclarativePool (): DeclarativePool {
-  const pool = new Piscina({ filename: LOAD_WORKER.href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: LOAD_EXEC_ARGV })
-  return {
-    load: async (input) => {
-      await pool.run(true, { filename: SCHEMAS.href, name: 'setDatabaseOff' })
-      return await (pool.run({ load: input }) as Promise<LoadOutput>)
-    },
-    exportYaml: (bytes) => pool.run({ export: bytes }) as Promise<string>,
-    close: () => pool.destroy(),
-  }
-}
 
 /** A pool object for interfaces that want one: DB-less has no database, every query fails at once. */
 function noDatabase (config: Config): Datastore {
@@ -102,7 +75,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
   const started = Date.now()
   const node = resolveNodeId(config.prefix, config.nodeId)
   const plugins = enabledPlugins(config.plugins)
-  const declarative = dblessDeclarativePool()
+  const declarative = createDeclarativePool({ databaseOff: true })
   const ds = noDatabase(config)
   // This thread's schemas too (the Admin API's /schemas/plugins/validate): one node per process in
   // production; undone at stop for processes (tests) that run a database node after this one.
