@@ -118,8 +118,14 @@ export async function startWorkers (opts: StartOptions): Promise<Harness> {
   const bytes = encodeSnapshot(opts.snapshot)
   const ready = workers.map((w) => w.next('ready'))
   for (const w of workers) w.post({ type: 'snapshot', version: opts.snapshot.version, bytes })
-  const msgs = await Promise.all(ready)
-  for (const m of msgs) if (m.port !== port) throw new Error(`worker ${m.workerId} bound ${m.port}, expected ${port}`)
+  try {
+    const msgs = await Promise.all(ready)
+    for (const m of msgs) if (m.port !== port) throw new Error(`worker ${m.workerId} bound ${m.port}, expected ${port}`)
+  } catch (err) {
+    // One worker failed to start: end the others, or their threads keep the process alive forever.
+    await endWorkers(workers)
+    throw err
+  }
   let stopped = false
   return {
     port,
@@ -149,6 +155,23 @@ export async function startWorkers (opts: StartOptions): Promise<Harness> {
       await Promise.all(workers.map((w) => w.exited))
     },
   }
+}
+
+/**
+ * Ends workers that may be half started: a graceful shutdown first (a uWS thread terminated with
+ * sockets open aborts the process: "uv_loop_close() while having open handles"), then terminate()
+ * for one that has not exited within 5 s. Workers already gone are skipped.
+ */
+async function endWorkers (workers: readonly WorkerHandle[]): Promise<void> {
+  await Promise.all(workers.map(async (w) => {
+    let gone = false
+    const exited = w.exited.then(() => { gone = true })
+    try { w.post({ type: 'shutdown', graceMs: 0 }) } catch { /* already exited */ }
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([exited, new Promise<void>((resolve) => { timer = setTimeout(resolve, 5000) })])
+    clearTimeout(timer)
+    if (!gone) await w.thread.terminate()
+  }))
 }
 
 let nextVersion = 1
