@@ -22,6 +22,7 @@ import type { Address } from '../balancer/address.ts'
 import { hashInput } from '../balancer/hash-on.ts'
 import { reportPassive, type ServiceBalancing } from '../balancer/runtime.ts'
 import { internalFailure } from '../proxy.ts'
+import { LEGACY_BUILD, uwsInfo } from '../uws-load.ts'
 import { MAX_MESSAGE, release, Tunnel, upstreamClosed, upstreamMessage, upstreamPing, type TunnelData } from './tunnel.ts'
 
 // Error classes as proxy.ts maps them (kong.md 3.4).
@@ -251,6 +252,16 @@ function unexpectedResponse (t: Tunnel, req: ClientRequest, res: IncomingMessage
 // ---- the client upgrade ----
 
 let cT: Tunnel | null = null
+/**
+ * Whether the client upgrade runs in `res.cork` (as uWS asks of writes outside its own callbacks).
+ * On the 20.57 build (registry stand-in, Node 24) an upgrade made after the upstream's 101, inside
+ * cork, is sometimes closed by uWS (code 1006) in the same call, right after `open`: measured in the
+ * Debian 13 root, the three proxy-websocket*.test.ts files stalled in 1 of every 1-2 runs that way;
+ * an uncorked upgrade never did (5 of 5 runs). The uncorked one costs uWS's "writes must be made
+ * from within a corked callback" warning on stderr for each write of the 101. So: corked on the
+ * 20.30 build (never failed there), uncorked on any other build.
+ */
+let corkedUpgrade: boolean | null = null
 let cProtocol = ''
 let cList: string[] | null = null
 
@@ -330,7 +341,9 @@ function upstreamOpened (t: Tunnel, up: WebSocket): void {
     }
     ctx.headSent = true
     ctx.resDone = true
-    ctx.res.cork(upgradeCorked)
+    if (corkedUpgrade === null) corkedUpgrade = uwsInfo().build === LEGACY_BUILD.version
+    if (corkedUpgrade) ctx.res.cork(upgradeCorked)
+    else upgradeCorked()
   } catch (err) {
     log.error(`websocket upgrade failed: ${(err as Error).stack ?? String(err)}`)
     up.terminate()
