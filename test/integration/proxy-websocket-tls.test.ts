@@ -11,9 +11,8 @@ import { makeCert } from '../helpers/tls.ts'
 import { route, service, snapshot, startWorkers } from '../helpers/worker-harness.ts'
 import { startWsUpstream } from '../helpers/ws-upstream.ts'
 
-// A time limit: on the uWS 20.57 stand-in (Debian 13 root) the TLS client's WebSocket sometimes never
-// delivers a message after its upgrade (seen 1 run in 2 to 10; never on 20.30): without a limit that
-// test would hold its file forever instead of failing.
+// A time limit: a proxied WebSocket that stops relaying must fail this test, not hold its file forever
+// (seen on the uWS 20.57 stand-in before handshake.ts stopped corking the client upgrade there).
 test('websocket over TLS: wss client -> TLS listener -> wss upstream (service protocol https); text, ping and close codes', { timeout: 30_000 }, async (t) => {
   const up = await startWsUpstream({ https: makeCert('ws.upstream.test') })
   t.after(() => up.close())
