@@ -17,7 +17,7 @@ import { createTestDb, testServer, type TestDb } from '../test/helpers/pg.ts'
 import { freePort } from '../test/helpers/ports.ts'
 import { processTree, rssBytes } from '../native-bench/lib/proc.ts'
 import { Procs, median, say, startSluice, startUpstream } from './lib/servers.ts'
-import { measure, type Req } from './lib/bench.ts'
+import { heapPerWorker, heapText, measure, mib, type Req } from './lib/bench.ts'
 import { keyOf, requestFor, seed, spread } from './lib/seed.ts'
 
 const argv = process.argv.slice(2)
@@ -29,25 +29,9 @@ const RUNS = Number(opt('runs', '3'))
 const ROUTES = Number(opt('routes', '10000'))
 const CONSUMERS = Number(opt('consumers', '100000'))
 const KEY_AUTH = argv.includes('--key-auth')
-const NODE_ARGS = opt('node-args', '--max-semi-space-size=32').split(' ').filter((x) => x !== '')
+const NODE_ARGS = opt('node-args', '').split(' ').filter((x) => x !== '')
 const ENV = Object.fromEntries(opt('env', '').split(',').filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]))
 const procs = new Procs()
-const mib = (b: number): string => Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a'
-
-interface Heap { used: number; total: number }
-
-async function heapPerWorker (statusPort: number): Promise<Heap[]> {
-  const r = await request(`http://127.0.0.1:${statusPort}/metrics`)
-  const text = await r.body.text()
-  const by = new Map<string, Heap>()
-  for (const m of text.matchAll(/^sluice_worker_heap_bytes\{worker="(\d+)"[^}]*kind="(used|total)"[^}]*\} (\d+)/gm)) {
-    const h = by.get(m[1]!) ?? { used: NaN, total: NaN }
-    h[m[2] as 'used' | 'total'] = Number(m[3])
-    by.set(m[1]!, h)
-  }
-  return [...by.values()]
-}
-const heapText = (hs: Heap[]): string => hs.map((h) => `${mib(h.used)}/${mib(h.total)}`).join(', ')
 
 async function main (): Promise<void> {
   const up = await startUpstream(procs)

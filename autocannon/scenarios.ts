@@ -32,7 +32,7 @@ import { freePort } from '../test/helpers/ports.ts'
 import { defaultCertFiles } from '../src/common/tls-paths.ts'
 import { processTree, rssBytes, setAffinity } from '../native-bench/lib/proc.ts'
 import { Procs, ROOT, findSbin, median, say, startBare, startNginx, startSluice, startUpstream, which, type Sluice } from './lib/servers.ts'
-import { f0, f1, f2, fx, machineLine, measure, medianOf, treeLine, versionsLine, type Load, type Req } from './lib/bench.ts'
+import { f0, f1, f2, fx, heapPerWorker, heapText, machineLine, measure, medianOf, mib, treeLine, versionsLine, type Heap, type Load, type Req } from './lib/bench.ts'
 import { keyOf, requestFor, seed, spread } from './lib/seed.ts'
 import { mergeSubsections, readSection, writeSection } from './lib/report.ts'
 
@@ -103,23 +103,6 @@ async function post (admin: string, path: string, body: unknown, method = 'POST'
   return r.statusCode
 }
 
-const mib = (b: number): string => Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a'
-
-interface Heap { used: number; total: number }
-
-/** V8 heap of each worker thread (used, committed) from the status API's /metrics. */
-async function heapPerWorker (statusPort: number): Promise<Heap[]> {
-  const r = await request(`http://127.0.0.1:${statusPort}/metrics`)
-  const text = await r.body.text()
-  const by = new Map<string, Heap>()
-  for (const m of text.matchAll(/^sluice_worker_heap_bytes\{worker="(\d+)"[^}]*kind="(used|total)"[^}]*\} (\d+)/gm)) {
-    const h = by.get(m[1]!) ?? { used: NaN, total: NaN }
-    h[m[2] as 'used' | 'total'] = Number(m[3])
-    by.set(m[1]!, h)
-  }
-  return [...by.values()]
-}
-const heapText = (hs: Heap[]): string => hs.map((h) => `${mib(h.used)} used / ${mib(h.total)} committed`).join(', ')
 
 /** The scenario keys (`--only` names) a `### ` subsection of the report shows. */
 function subsectionKeys (heading: string): string[] {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cpus, loadavg, release, totalmem } from 'node:os'
+import { request } from 'undici'
 import autocannon from 'autocannon'
 import * as hdr from 'hdr-histogram-js'
 import { SLUICE_VERSION } from '../../src/common/meta.ts'
@@ -130,3 +131,21 @@ export const f0 = (x: number): string => Number.isFinite(x) ? String(Math.round(
 export const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : 'n/a'
 export const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : 'n/a'
 export const fx = (x: number): string => Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a'
+
+export const mib = (b: number): string => Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(0)} MiB` : 'n/a'
+
+export interface Heap { used: number; total: number }
+
+/** V8 heap of each worker thread (used, committed) from the status API's /metrics. */
+export async function heapPerWorker (statusPort: number): Promise<Heap[]> {
+  const r = await request(`http://127.0.0.1:${statusPort}/metrics`)
+  const text = await r.body.text()
+  const by = new Map<string, Heap>()
+  for (const m of text.matchAll(/^sluice_worker_heap_bytes\{worker="(\d+)"[^}]*kind="(used|total)"[^}]*\} (\d+)/gm)) {
+    const h = by.get(m[1]!) ?? { used: NaN, total: NaN }
+    h[m[2] as 'used' | 'total'] = Number(m[3])
+    by.set(m[1]!, h)
+  }
+  return [...by.values()]
+}
+export const heapText = (hs: Heap[]): string => hs.map((h) => `${mib(h.used)} used / ${mib(h.total)} committed`).join(', ')
