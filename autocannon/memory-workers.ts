@@ -9,8 +9,8 @@
  * a full GC of the main thread, and VmRSS sampled 5 times (median).
  *
  *   node --expose-gc --import tsx autocannon/memory-workers.ts --db NAME --workers N [--no-load]
- * Run it with the same Node flags as the node (scenarios use --max-semi-space-size=32) and compare
- * --workers 1 with --workers 2.
+ * It spawns through the Supervisor, so workers get Sluice's own young generation (96 MiB, resourceLimits);
+ * a process-wide --max-semi-space-size flag overrides it. Compare --workers 1 with --workers 2.
  */
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
