@@ -32,6 +32,7 @@ import { registerCollector, registerNodeSources } from '../metrics/registry.ts'
 import { targetHealthSamples } from '../metrics/target-health.ts'
 import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { OAuth2Primary } from '../plugins/oauth2/primary.ts'
+import { SessionStore } from './session-store.ts'
 
 export interface PrimaryHandle {
   nodeId: string
@@ -105,6 +106,10 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     const oauth2 = new OAuth2Primary(ds.pool, node)
     supervisor.attachOAuth2(oauth2) // and every reload's generation (lifecycle.ts createReloader)
     shutdown.push(async () => { oauth2.close() })
+    // session plugin: the `sessions` table (storage = kong) for this node's workers, likewise
+    const sessions = new SessionStore(ds.pool)
+    supervisor.attachSessions(sessions)
+    shutdown.push(async () => { sessions.close() })
 
     // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
     // /status/ready answers 503 until every worker serves one. Closed after the workers (cleanup runs in reverse).
@@ -238,7 +243,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
 
     // ---- BEGIN reload (SIGHUP / `sluice reload`): a new worker generation with the new config (reload.ts).
     // Per-generation wiring is in lifecycle.ts createReloader: every listener a Supervisor needs is attached there too.
-    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit, oauth2 })
+    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit, oauth2, sessions })
     shutdown.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
     // ---- END reload ----
 
