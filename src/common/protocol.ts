@@ -7,6 +7,7 @@ import type { CounterKey, RedisSettings, StoreKey } from './ratelimit/keys.ts'
 import type { MetricsDeltaMessage } from '../metrics/delta.ts'
 import type { ProxyCacheRequest, ProxyCacheResult } from '../plugins/proxy-cache/messages.ts'
 import type { OAuth2Reply, OAuth2Request } from '../plugins/oauth2/messages.ts'
+import type { SessionChannel } from '../plugins/session/messages.ts'
 import type { PassiveHealthMessage, UpstreamHealthMessage } from './health.ts'
 
 export const PROTOCOL_VERSION = 1
@@ -48,6 +49,8 @@ export type WorkerToPrimary =
   | ProxyCacheResult
   // oauth2 plugin: grants and token lookups run on the primary (plugins/oauth2/messages.ts)
   | OAuth2Request
+  // session plugin: a worker's channel to the `sessions` table on the primary (plugins/session/messages.ts)
+  | SessionChannel
   // passive health-check observations (worker/balancer -> primary/health; common/health.ts)
   | PassiveHealthMessage
 

@@ -32,11 +32,13 @@ import { handler as datadog } from './datadog/handler.ts'
 import { handler as loggly } from './loggly/handler.ts'
 import { handler as syslog } from './syslog/handler.ts'
 import { handler as prometheus } from './prometheus/handler.ts'
+import { handler as session } from './session/handler.ts'
 
 export const HANDLERS: readonly AnyPluginHandler[] = [
   correlationId,
   botDetection,
   cors,
+  session,
   jwt,
   oauth2,
   keyAuth,

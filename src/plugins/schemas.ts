@@ -37,6 +37,7 @@ import { schema as statsd } from './statsd/schema.ts'
 import { schema as datadog } from './datadog/schema.ts'
 import { schema as loggly } from './loggly/schema.ts'
 import { schema as syslog } from './syslog/schema.ts'
+import { schema as session } from './session/schema.ts'
 
 /** A plugin's schema as Kong writes it: `config` plus any entity field it narrows. */
 export interface PluginSchema {
@@ -78,6 +79,7 @@ export const PLUGINS: readonly PluginEntry[] = [
   entry('correlation-id', 100001, correlationId),
   entry('bot-detection', 2500, botDetection),
   entry('cors', 2000, cors),
+  entry('session', 1900, session),
   entry('jwt', 1450, jwt),
   entry('oauth2', 1400, oauth2),
   entry('key-auth', 1250, keyAuth),

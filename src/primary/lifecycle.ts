@@ -10,6 +10,7 @@ import { SLUICE_VERSION, KONG_VERSION } from '../common/meta.ts'
 import type { NodeHealth } from './health/node.ts'
 import type { RateLimitWriter } from './ratelimit/writer.ts'
 import type { OAuth2Handler } from '../plugins/oauth2/primary.ts'
+import type { SessionStoreHandler } from './session-store.ts'
 import { Reloader, type ReloaderHooks } from './reload.ts'
 import type { StatusServer } from './status-server.ts'
 import { Supervisor } from './workers.ts'
@@ -45,6 +46,8 @@ export interface GenerationWiring {
   rateLimit: RateLimitWriter
   /** oauth2 plugin's primary side (database mode); absent in DB-less mode. */
   oauth2?: OAuth2Handler
+  /** session plugin's `sessions` table (database mode); absent in DB-less mode. */
+  sessions?: SessionStoreHandler
 }
 
 /**
@@ -62,6 +65,7 @@ export function createReloader (w: GenerationWiring): Reloader {
       w.health.attach(s)
       s.attachRateLimit(w.rateLimit.initMessage(), (m) => w.rateLimit.onDeltas(m))
       if (w.oauth2 !== undefined) s.attachOAuth2(w.oauth2)
+      if (w.sessions !== undefined) s.attachSessions(w.sessions)
       return s
     },
     swap: (next) => { w.swap(next) },

@@ -15,6 +15,7 @@ import { log } from '../common/log.ts'
 import { ensureDefaultCert } from './default-cert.ts' // TLS
 import { ProxyCacheRelay } from '../plugins/proxy-cache/api.ts'
 import { oauth2Unavailable, type OAuth2Handler } from '../plugins/oauth2/primary.ts'
+import { NO_SESSION_STORE, type SessionStoreHandler } from './session-store.ts'
 
 const ENTRY = new URL('../worker/main.ts', import.meta.url)
 /**
@@ -50,6 +51,8 @@ export class Supervisor extends EventEmitter {
   private rl: { init: RlInit; onDeltas: (msg: RlDeltas) => void } | null = null
   /** oauth2 plugin: the node's primary side (plugins/oauth2/primary.ts); none in DB-less mode. */
   private oauth2: OAuth2Handler | null = null
+  /** session plugin's `kong` storage (primary/session-store.ts); none in DB-less mode. */
+  private sessions: SessionStoreHandler = NO_SESSION_STORE
   /** proxy-cache Admin API: asks the serving workers about their caches and gathers the answers. */
   readonly proxyCache = new ProxyCacheRelay((id, m) => { const w = this.workers.get(id); if (w) this.post(w, m) }, () => [...this.workers.values()].filter((w) => w.state === 'serving').map((w) => w.id))
 
@@ -160,6 +163,9 @@ export class Supervisor extends EventEmitter {
         if (this.oauth2 === null) this.post(w, oauth2Unavailable(msg))
         else this.oauth2.onMessage(w.thread, msg, (m) => { this.post(w, m) })
         break
+      case 'session': // session plugin: the worker's channel to the sessions table (primary/session-store.ts)
+        this.sessions.attach(w.thread, msg.port)
+        break
       case 'passive-health': // upstream health (primary/health): passive observations
         this.emit('passive-health', msg)
         break
@@ -213,6 +219,11 @@ export class Supervisor extends EventEmitter {
    */
   attachOAuth2 (handler: OAuth2Handler): void {
     this.oauth2 = handler
+  }
+
+  /** session plugin: the node's `sessions` table for this generation's workers (database mode). */
+  attachSessions (store: SessionStoreHandler): void {
+    this.sessions = store
   }
 
   // --- upstream health (primary/health): verdicts to every worker, or the whole table to one ---

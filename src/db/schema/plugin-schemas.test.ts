@@ -35,6 +35,13 @@ const DEFAULTS: Record<string, [unknown, Record<string, unknown>]> = {
     global_credentials: false, auth_header_name: 'authorization', refresh_token_ttl: 1209600, reuse_refresh_token: false, pkce: 'lax', realm: null,
   }],
   'hmac-auth': [{}, { hide_credentials: false, clock_skew: 300, anonymous: null, validate_request_body: false, enforce_headers: [], algorithms: ['hmac-sha1', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'], realm: null }],
+  session: [{ secret: 's' }, {
+    secret: 's', storage: 'cookie', audience: 'default', idling_timeout: 900, rolling_timeout: 3600, absolute_timeout: 86400, stale_ttl: 10,
+    cookie_name: 'session', cookie_path: '/', cookie_domain: null, cookie_same_site: 'Strict', cookie_http_only: true, cookie_secure: true,
+    remember: false, remember_cookie_name: 'remember', remember_rolling_timeout: 604800, remember_absolute_timeout: 2592000,
+    response_headers: null, request_headers: null, read_body_for_logout: false, logout_methods: ['POST', 'DELETE'],
+    logout_query_arg: 'session_logout', logout_post_arg: 'session_logout', hash_subject: false, store_metadata: false,
+  }],
   acl: [{ allow: ['g'] }, { allow: ['g'], deny: null, hide_groups_header: false, always_use_authenticated_groups: false }],
   'ip-restriction': [{ deny: ['10.0.0.0/8'] }, { allow: null, deny: ['10.0.0.0/8'], status: null, message: null }],
   'bot-detection': [{}, { allow: [], deny: [] }],
@@ -99,12 +106,12 @@ test('every plugin fills Kong\'s config defaults from a minimal config', () => {
 test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and schemas', () => {
   const prio = Object.fromEntries(PLUGINS.map((p) => [p.name, p.priority]))
   assert.deepEqual(prio, {
-    'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, jwt: 1450, oauth2: 1400, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
+    'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, session: 1900, jwt: 1450, oauth2: 1400, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
     'ip-restriction': 990, 'request-size-limiting': 951, acl: 950, 'rate-limiting': 910, 'response-ratelimiting': 900, 'request-transformer': 801,
     'response-transformer': 800, redirect: 779, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
     loggly: 6, syslog: 4, 'request-termination': 2,
   })
-  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2'])
+  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2', 'session'])
   assert.deepEqual(getPlugin('ip-restriction')!.defaultProtocols, ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'])
   assert.deepEqual(getPlugin('file-log')!.defaultProtocols, ['grpc', 'grpcs', 'http', 'https'])
   assert.deepEqual(make('key-auth', {}, { protocols: ['tcp'] }).errors, { protocols: ['expected one of: grpc, grpcs, http, https'] })
@@ -112,7 +119,7 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
 })
 
 test('the plugins setting: bundled is Kong\'s list minus what Sluice lacks, off is none, unknown names are left out', () => {
-  assert.equal(enabledPlugins(['bundled']).length, 27)
+  assert.equal(enabledPlugins(['bundled']).length, 28)
   assert.deepEqual(enabledPlugins(['off']), [])
   assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ', 'ldap-auth']), ['cors', 'key-auth', 'oauth2'])
   assert.deepEqual(enabledPlugins(['bundled', 'my-custom']).includes('my-custom'), false)
