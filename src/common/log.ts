@@ -28,14 +28,54 @@ const LEVELS = ['debug', 'info', 'notice', 'warn', 'error', 'crit', 'alert', 'em
 export type Level = typeof LEVELS[number]
 
 let threshold = 2
+/** The level configureLog set, and the dynamic one in force over it (null: none). */
+let configured = 2
+let override: number | null = null
 let tag = 'primary'
 let sink: (line: string) => void = (line) => { process.stderr.write(line) }
 
 export function configureLog (level: string, who?: string, out?: (line: string) => void): void {
   const i = LEVELS.indexOf(level as Level)
-  threshold = i < 0 ? 2 : i
+  configured = i < 0 ? 2 : i
+  threshold = override ?? configured
   if (who !== undefined) tag = who
   if (out !== undefined) sink = out
+}
+
+/** The level in force in this thread. */
+export function logLevel (): Level { return LEVELS[threshold]! }
+
+/**
+ * The dynamic log level (Admin API `/debug/node/log-level`, primary/log-level.ts): `level`
+ * replaces the configured one in this thread until it is called with null.
+ */
+export function overrideLogLevel (level: Level | null): void {
+  const i = level === null ? -1 : LEVELS.indexOf(level)
+  override = i < 0 ? null : i
+  threshold = override ?? configured
+}
+
+/** The BroadcastChannel a node's primary publishes its dynamic level on (suffix: the node's prefix). */
+export const LOG_LEVEL_CHANNEL = 'sluice:log-level:'
+export type LogLevelMessage = { kind: 'ask' } | { kind: 'level'; level: Level | null }
+
+/**
+ * Worker threads: follow the dynamic level the primary of the node with this prefix publishes,
+ * starting with the one in force now (a worker spawned after a change, by a respawn or a reload,
+ * asks for it).
+ */
+export function followLogLevel (scope: string): void {
+  const ch = new BroadcastChannel(LOG_LEVEL_CHANNEL + scope)
+  ch.onmessage = (ev) => {
+    const m = (ev as { data?: Partial<LogLevelMessage> }).data
+    if (m?.kind !== 'level') return
+    const level = m.level === null || LEVELS.includes(m.level as Level) ? m.level as Level | null : null
+    const before = threshold
+    overrideLogLevel(level)
+    if (threshold !== before) emit(2, `log level changed to ${LEVELS[threshold]!}`)
+  }
+  ;(ch as unknown as { unref (): void }).unref()
+  ch.postMessage({ kind: 'ask' } satisfies LogLevelMessage)
 }
 
 function emit (i: number, msg: string): void {

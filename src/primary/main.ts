@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os'
 import type { Config } from '../config/load.ts'
-import { log } from '../common/log.ts'
+import { log, type Level } from '../common/log.ts'
 import { SLUICE_VERSION } from '../common/meta.ts'
 import { ConfigCache, SNAPSHOT_TABLES, type Row } from './config-cache.ts'
 import { SnapshotBuilder, saveLastGood, loadLastGood, type BuiltSnapshot } from './snapshot.ts'
@@ -33,6 +33,7 @@ import { targetHealthSamples } from '../metrics/target-health.ts'
 import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { OAuth2Primary } from '../plugins/oauth2/primary.ts'
 import { SessionStore } from './session-store.ts'
+import { LOG_LEVEL_EVENT, NodeLogLevel } from './log-level.ts'
 
 export interface PrimaryHandle {
   nodeId: string
@@ -136,9 +137,13 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     })
     shutdown.push(async () => { offNodeMetrics() })
 
+    // Admin API /debug/.../log-level: this node's level, followed by its workers (log-level.ts)
+    const logLevel = new NodeLogLevel({ scope: config.prefix, configured: config.logLevel as Level, nodeId: node, pool: ds.pool })
+    shutdown.push(async () => { logLevel.close() })
+
     const sync = new ClusterSync({
       pool: ds.pool,
-      channels: { [POST_HEALTH_CHANNEL]: (e) => { health.onClusterEvent(e) } },
+      channels: { [POST_HEALTH_CHANNEL]: (e) => { health.onClusterEvent(e) }, [LOG_LEVEL_EVENT]: (e) => { logLevel.onClusterEvent(e) } },
       settings: ds.settings,
       pollMs: config.dbUpdateFrequencyMs,
       name: `sluice-listen-${node.slice(0, 8)}`,
@@ -255,6 +260,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
       proxyCache: (r) => supervisor.proxyCache.ask(r),
       health: health.admin,
+      logLevel,
       status: async () => {
         let reachable = true
         try { await ds.pool.query('select 1') } catch { reachable = false }

@@ -21,7 +21,7 @@
 import type { UpstreamHealthMessage } from '../common/health.ts'
 import { parentPort, workerData } from 'node:worker_threads'
 import { decodeDelta, decodeSnapshot } from '../common/codec.ts'
-import { configureLog, log } from '../common/log.ts'
+import { configureLog, followLogLevel, log } from '../common/log.ts'
 import { PROTOCOL_VERSION, type PrimaryToWorker, type WorkerData, type WorkerToPrimary } from '../common/protocol.ts'
 import type { Config } from '../config/load.ts'
 import { CompileState } from './compile-delta.ts'
@@ -44,6 +44,7 @@ const workerId = data.workerId
 const config = data.config as Config
 
 configureLog(config.logLevel ?? 'notice', `worker#${workerId}`)
+followLogLevel(config.prefix) // the dynamic level the Admin API sets (primary/log-level.ts)
 const settings = initSettings(config)
 initAccessLog(config, workerId)
 const registry = new UpstreamRegistry(settings)
