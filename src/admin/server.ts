@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
-import type { Config } from '../config/load.ts'
+import { splitList, type Config } from '../config/load.ts'
 import type { Listener } from '../config/listen.ts'
 import { SERVER_TOKEN } from '../common/meta.ts'
 import type { Pool } from '../db/pool.ts'
@@ -25,6 +25,8 @@ import { pluginRoutes } from './routes/plugins.ts'
 import { tagRoutes } from './routes/tags.ts'
 import { upstreamRoutes } from './routes/upstreams.ts'
 import { upstreamHealthRoutes } from './routes/upstreams-health.ts'
+import { debugRoutes, fixedLogLevel, type LogLevelAdmin } from './routes/debug.ts'
+import { cacheRoutes } from './routes/cache.ts'
 import type { HealthAdmin } from '../primary/health/node.ts'
 import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
 import { inferArgs } from './infer.ts'
@@ -53,6 +55,8 @@ export interface AdminContext {
   proxyCache?: (req: CacheAsk) => Promise<ProxyCacheResult[]>
   /** The node's upstream health registry (primary/health): /upstreams/{u}/health and manual posts. */
   health?: HealthAdmin
+  /** The node's dynamic log level (primary/log-level.ts) for /debug; none: the configured level, fixed. */
+  logLevel?: LogLevelAdmin
 }
 
 const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -61,12 +65,35 @@ function defaultLog (level: string, message: string): void {
   process.stderr.write(`[admin] ${level}: ${message}\n`)
 }
 
-/** Which of Kong's admin headers the `headers` setting enables (kong/init.lua admin_header_filter). */
-export interface HeaderFlags { server: boolean; latency: boolean }
+/**
+ * Which of Kong's admin headers the `headers` setting enables (kong/init.lua admin_header_filter),
+ * and the origins `admin_gui_url` allows (api_helpers.lua cors_filter; none: any).
+ */
+export interface HeaderFlags { server: boolean; latency: boolean; origins: readonly string[] }
 
 function headerFlags (config: Config): HeaderFlags {
   const h = config.headers
-  return { server: h.has('server_tokens') || h.has('server'), latency: h.has('latency_tokens') || h.has('x-kong-admin-latency') }
+  return {
+    server: h.has('server_tokens') || h.has('server'),
+    latency: h.has('latency_tokens') || h.has('x-kong-admin-latency'),
+    origins: splitList(config.raw.admin_gui_url ?? '').map(urlOrigin),
+  }
+}
+
+/** `scheme://authority` of a URL, as Kong derives admin_gui_origin (a path is dropped). */
+function urlOrigin (url: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*)/.exec(url)
+  return m === null ? url : m[1]!
+}
+
+/**
+ * Access-Control-Allow-Origin: the request's Origin, or `*` without one; with `admin_gui_url`
+ * set, the Origin only when it is one of its origins, else the first of them.
+ */
+function allowOrigin (req: IncomingMessage, flags: HeaderFlags): string {
+  const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+  if (flags.origins.length === 0) return origin ?? '*'
+  return origin !== undefined && flags.origins.includes(origin) ? origin : flags.origins[0]!
 }
 
 function send (req: IncomingMessage, res: ServerResponse, flags: HeaderFlags, started: bigint, reply: Reply, extra: Record<string, string> = {}): void {
@@ -74,7 +101,7 @@ function send (req: IncomingMessage, res: ServerResponse, flags: HeaderFlags, st
   const headers: Record<string, string | number> = {}
   if (flags.server) headers.Server = SERVER_TOKEN
   if (flags.latency) headers['X-Kong-Admin-Latency'] = String(Number((process.hrtime.bigint() - started) / 1_000_000n))
-  headers['Access-Control-Allow-Origin'] = typeof req.headers.origin === 'string' ? req.headers.origin : '*'
+  headers['Access-Control-Allow-Origin'] = allowOrigin(req, flags)
   headers['Access-Control-Allow-Credentials'] = 'true'
   Object.assign(headers, extra, reply.headers)
   let payload: Buffer | undefined
@@ -178,6 +205,7 @@ export function createAdminHandler (ctx: AdminContext): AdminHandler {
     ...upstreamRoutes(ec),
     ...tagRoutes(ec),
   ]))
+  routes.push(...cacheRoutes(), ...debugRoutes({ dbless: ctx.config.database === 'off', logLevel: ctx.logLevel ?? fixedLogLevel(ctx.config), log }))
   // ---- BEGIN declarative: /config; in DB-less mode, entity endpoints read memory and refuse writes (routes/config.ts)
   routes.push(...configRoutes(ctx.declarative ?? null))
   if (ctx.declarative !== undefined) routes.splice(0, routes.length, ...dblessRoutes(routes, ctx.declarative, ctx.nodeId))

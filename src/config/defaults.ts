@@ -29,6 +29,7 @@ export const CONFIG_KEYS = {
   status_error_log: { type: 'string', default: 'logs/status_error.log', doc: 'Kong key, accepted for compatibility: Status API errors go to `proxy_error_log`.' },
   proxy_listen: { type: 'list', default: '0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384', doc: 'Proxy listeners (address:port [ssl] [http2] [reuseport] [backlog=N]), comma-separated; `off` disables.' },
   admin_listen: { type: 'list', default: '127.0.0.1:8001 reuseport backlog=16384, 127.0.0.1:8444 http2 ssl reuseport backlog=16384', doc: 'Admin API listeners; `off` disables.' },
+  admin_gui_url: { type: 'list', default: '', doc: 'Kong Manager URLs (comma-separated). The Admin API answers `Access-Control-Allow-Origin` with the request\'s Origin when it is the origin (scheme://host[:port]) of one of them, else with the first one\'s; empty: the request\'s Origin, or `*`.' },
   status_listen: { type: 'list', default: '127.0.0.1:8007 reuseport backlog=16384', doc: 'Status API listener (/status, /status/ready, /metrics); `off` disables.' },
   nginx_daemon: { type: 'boolean', default: 'on', doc: '`off`: `sluice start` stays in the foreground as `--foreground` does (Kong\'s `KONG_NGINX_DAEMON=off`, as container images set it). Also read as `nginx_main_daemon`.' },
   nginx_worker_processes: { type: 'string', default: 'auto', doc: 'Proxy worker threads: `auto` (one per core) or a number from 1 to 1024. Also read as `nginx_main_worker_processes`.' },

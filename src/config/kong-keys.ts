@@ -72,7 +72,7 @@ export const KONG_ONLY_KEYS: ReadonlySet<string> = new Set([
   'lua_socket_pool_size', 'lua_ssl_trusted_certificate', 'lua_ssl_verify_depth', 'lua_ssl_protocols',
   'lua_package_path', 'lua_package_cpath', 'lua_max_resp_headers', 'lua_max_uri_args',
   'lua_max_post_args', 'role', 'kic', 'pluginserver_names', 'untrusted_lua',
-  'untrusted_lua_sandbox_requires', 'untrusted_lua_sandbox_environment', 'admin_gui_url',
+  'untrusted_lua_sandbox_requires', 'untrusted_lua_sandbox_environment',
   'admin_gui_path', 'admin_gui_api_url', 'admin_gui_csp_header', 'openresty_path',
   'opentelemetry_tracing', 'opentelemetry_tracing_sampling_rate', 'tracing_instrumentations',
   'tracing_sampling_rate', 'wasm', 'wasm_filters_path', 'wasm_dynamic_module', 'wasm_filters',
