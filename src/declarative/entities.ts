@@ -6,7 +6,6 @@
  */
 import { allSchemas, getSchema } from '../db/schema/registry.ts'
 import type { EntitySchema } from '../db/schema/types.ts'
-import { vaults } from './vaults.ts'
 import { keySets, keys } from './keys.ts'
 
 export interface ForeignField { readonly field: string; readonly reference: string }
@@ -25,8 +24,8 @@ export interface EntityMeta {
 let cache: { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } | null = null
 
 function build (): { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } {
-  // vaults, key sets and keys: known to the declarative format only (vaults.ts, keys.ts)
-  const schemas = [...allSchemas(), vaults, keySets, keys]
+  // key sets and keys: known to the declarative format only (keys.ts)
+  const schemas = [...allSchemas(), keySets, keys]
   const order = topological(schemas)
   const children = new Map<string, Map<string, ChildLink>>()
   for (const s of schemas) children.set(s.name, new Map())

@@ -15,6 +15,7 @@ import { flatten, type Flattened, type Row } from './flatten.ts'
 import { configHash, EMPTY_CONFIG_HASH, toTable, unserialize, type Table } from './parse.ts'
 import { buildExport, exportedTables, exportRow, toYaml, type ExportRow } from './export.ts'
 import { MemoryStore } from './store.ts'
+import { resolveTables } from '../vault/tables.ts'
 
 export interface LoadInput {
   /** The configuration text (a file, a body, a `config` field). */
@@ -203,7 +204,8 @@ export function runLoad (input: LoadInput): LoadOutput {
   const t1 = performance.now()
   if (isEmpty(flat)) hash = EMPTY_CONFIG_HASH
   const tables = snapshotTables(flat)
-  const bytes = encodeTables(tables, input.version, hash)
+  // the workers get secrets, not references (the store puts the references back for the Admin API)
+  const bytes = encodeTables(resolveTables(tables), input.version, hash)
   const counts: Record<string, number> = {}
   for (const [t, rows] of flat.entities) counts[t] = rows.length
   const out: LoadSuccess = {

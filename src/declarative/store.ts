@@ -11,6 +11,7 @@ import { decodeSnapshot } from '../common/codec.ts'
 import { decodeOffset, encodeOffset, MAX_PAGE_SIZE, PAGE_SIZE, type PageOptions } from '../db/dao/index.ts'
 import { invalidSize } from '../db/schema/db-errors.ts'
 import { getSchema } from '../db/schema/registry.ts'
+import { restoreRow } from '../vault/refs.ts'
 
 export type StoreRow = Record<string, unknown> & { id: string }
 
@@ -36,7 +37,10 @@ export class MemoryStore {
   #all (): Record<string, StoreRow[]> {
     if (this.#tables === null) {
       const s = decodeSnapshot(this.#bytes!)
-      this.#tables = { services: s.services as unknown as StoreRow[], routes: s.routes as unknown as StoreRow[], ...(s.entities as Record<string, StoreRow[]>) }
+      const entities: Record<string, StoreRow[]> = {}
+      // rows as configured: the workers' copy holds dereferenced secrets
+      for (const [t, rows] of Object.entries(s.entities as Record<string, StoreRow[]>)) entities[t] = rows.map(restoreRow)
+      this.#tables = { services: s.services as unknown as StoreRow[], routes: s.routes as unknown as StoreRow[], ...entities }
     }
     return this.#tables
   }

@@ -7,7 +7,7 @@ import type { Pool } from '../db/pool.ts'
 import { loadAllForSnapshot, loadOneForSnapshot } from '../db/dao/index.ts'
 
 /** Tables that make up the proxy configuration, in build order. Later entities join this list. */
-export const SNAPSHOT_TABLES = ['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'keyauth_credentials', 'basicauth_credentials', 'jwt_secrets', 'hmacauth_credentials', 'acls'] as const
+export const SNAPSHOT_TABLES = ['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'keyauth_credentials', 'basicauth_credentials', 'jwt_secrets', 'hmacauth_credentials', 'acls', 'vaults'] as const
 
 export type Row = Record<string, unknown> & { id: string }
 

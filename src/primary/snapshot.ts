@@ -15,6 +15,8 @@ import { join } from 'node:path'
 import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot } from '../common/snapshot.ts'
 import { encodeDelta, encodeSnapshot, decodeSnapshot } from '../common/codec.ts'
 import { SNAPSHOT_TABLES, type ConfigCache, type Row } from './config-cache.ts'
+import { ReferenceTables } from '../vault/tables.ts'
+import { restoreRow } from '../vault/refs.ts'
 
 const byId = (a: Row, b: Row): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
@@ -77,8 +79,12 @@ export class SnapshotBuilder {
     return createHash('md5').update(this.#sum.toString(16)).digest('hex')
   }
 
+  // Vault references are dereferenced in what the workers get; the hash is of the rows as stored.
+  readonly #refs = new ReferenceTables()
+
   #capture (cache: ConfigCache): Array<[string, Row[]]> {
-    return SNAPSHOT_TABLES.map((t) => [t, cache.rows(t)])
+    this.#refs.useVaults(cache.rows('vaults'))
+    return SNAPSHOT_TABLES.map((t) => [t, this.#refs.rows(t, cache.rows(t))])
   }
 
   full (cache: ConfigCache, version: number): BuiltSnapshot {
@@ -115,7 +121,19 @@ export class SnapshotBuilder {
     }
     this.#sum = ((sum % MOD) + MOD) % MOD
     const hash = this.#hash()
-    const bytes = encodeDelta({ base, version, hash, changes })
+    const vaultsChanged = this.#refs.useVaults(cache.rows('vaults'))
+    const sent = changes.map((c) => c.row === null ? c : { ...c, row: this.#refs.row(c.table, c.row as Row) })
+    if (vaultsChanged) {
+      // other vaults: every row holding a reference is dereferenced again
+      const seen = new Set(changes.map((c) => `${c.table}:${c.id}`))
+      for (const t of SNAPSHOT_TABLES) {
+        if (!this.#refs.holds(t)) continue
+        for (const r of cache.rows(t)) {
+          if (!seen.has(`${t}:${r.id}`) && this.#refs.hasReferences(t, r)) sent.push({ table: t, id: r.id, row: this.#refs.row(t, r) })
+        }
+      }
+    }
+    const bytes = encodeDelta({ base, version, hash, changes: sent })
     const snapshot = new LazySnapshot(version, hash, this.#capture(cache), performance.now() - t0)
     return { base, bytes, snapshot, changes: changes.length }
   }
@@ -143,7 +161,10 @@ export function saveLastGood (prefix: string, built: BuiltSnapshot): Promise<voi
 
 export async function loadLastGood (prefix: string): Promise<Snapshot | null> {
   try {
-    return decodeSnapshot(await readFile(join(prefix, 'last-snapshot.msgpack')))
+    const s = decodeSnapshot(await readFile(join(prefix, 'last-snapshot.msgpack')))
+    // rows as stored: vault references put back (they are dereferenced again when built)
+    for (const t of Object.keys(s.entities)) s.entities[t] = s.entities[t]!.map(restoreRow)
+    return s
   } catch {
     return null
   }

@@ -241,7 +241,7 @@ test('a db_import reaches a running node: the reload event makes it serve the ne
   }
 })
 
-test('Kong 11-config_spec: re-import of unnamed routes adds rows (random ids); vaults are validated but not stored', async () => {
+test('Kong 11-config_spec: re-import of unnamed routes adds rows (random ids); vaults are stored once (id from the prefix)', async () => {
   const d = await db()
   const file = `_format_version: "1.1"
 services:
@@ -260,11 +260,12 @@ vaults:
   const f = flat(file)
   assert.equal(f.entities.get('vaults')?.length, 1)
   const r = await importIntoDb(d.pool, f, null)
-  assert.equal(r.byTable.vaults, undefined)
-  assert.equal(r.rows, 4)
+  assert.equal(r.byTable.vaults, 1)
+  assert.equal(r.rows, 5)
   await importIntoDb(d.pool, flat(file), null)
   assert.equal((await d.pool.query('select count(*)::int as n from routes')).rows[0].n, 4)
   assert.equal((await d.pool.query('select count(*)::int as n from services')).rows[0].n, 2)
+  assert.equal((await d.pool.query('select count(*)::int as n from sm_vaults')).rows[0].n, 1)
   const exported = toYaml(await exportFromDb(d.pool))
-  assert.doesNotMatch(exported, /vaults/)
+  assert.match(exported, /\nvaults:\n {2}- id: "[0-9a-f-]{36}"\n {4}prefix: my-env\n {4}name: env\n/)
 })

@@ -10,6 +10,7 @@ import {
 } from './messages.ts'
 import type { EntityCheck, ErrorTree, FieldDef, SchemaLike, Subschema } from './types.ts'
 import { isTable, validateField, recordSchema } from './validate-field.ts'
+import { isReference } from '../../vault/reference.ts'
 
 export interface CheckContext {
   schema: SchemaLike
@@ -224,7 +225,12 @@ function runCheck (check: EntityCheck, input: Record<string, unknown>, fullCheck
     const v = getPath(input, f)
     if (v === undefined) {
       if (!runWithMissing && requiredFields.has(f)) missing.push(f)
-    } else allNil = false
+    } else {
+      allNil = false
+      // a vault reference in a referenceable field: the check cannot judge it, so it does not run
+      const def = schemaField(ctx, f)
+      if (def?.type === 'string' && def.referenceable === true && isReference(v)) return
+    }
     if (errors[f] !== undefined) allOk = false
     setPath(projection, f, v)
   }

@@ -17,6 +17,7 @@ import { getSchema } from './registry.ts'
 import { validateEntity } from './validate.ts'
 import { processAutoFields } from './process.ts'
 import { translatePcre } from './pcre.ts'
+import { isReference } from '../../vault/reference.ts'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const INT64_MSG = 'value should be between -9223372036854775808 and 9223372036854775807'
@@ -232,6 +233,8 @@ export function validateField (field: FieldDef, value: unknown): ErrorTree | und
   if (field.abstract === true) return MSG.SUBSCHEMA_ABSTRACT_FIELD
   const t = typeCheck(field, value)
   if (t !== undefined && t !== 'ok') return t
+  // a vault reference in a referenceable field is checked when dereferenced, not here
+  if (field.referenceable === true && isReference(value) && !value.includes('\0')) return undefined
   const effective = field.type === 'string' && field.len_min === undefined ? withLenMin(field) : field
   for (const [key, fn] of VALIDATORS) {
     if (effective[key] === undefined) continue

@@ -14,8 +14,10 @@ import { targets } from './targets.ts'
 import { plugins } from './plugins.ts'
 import { acls, basicauthCredentials, hmacauthCredentials, jwtSecrets, keyauthCredentials } from './credentials.ts'
 import { oauth2AuthorizationCodes, oauth2Credentials, oauth2Tokens } from './oauth2.ts'
+import { vaults } from './vaults.ts'
 
 export const ENTITIES: readonly EntitySchema[] = [
+  vaults,
   certificates,
   snis,
   caCertificates,
