@@ -54,7 +54,7 @@ function decodeArgs (query: string): Record<string, string | true | Array<string
     else if (Array.isArray(prev)) prev.push(v)
     else out[k] = [prev, v]
   }
-  return out
+  return Object.fromEntries(Object.entries(out)) // a plain object; `__proto__` stays an own key
 }
 
 export type ParseResult = { ok: true; value: ParsedReference } | { ok: false; error: string }
