@@ -25,7 +25,7 @@ import { pluginRoutes } from './routes/plugins.ts'
 import { tagRoutes } from './routes/tags.ts'
 import { upstreamRoutes } from './routes/upstreams.ts'
 import { upstreamHealthRoutes } from './routes/upstreams-health.ts'
-import { debugRoutes, fixedLogLevel, type LogLevelAdmin } from './routes/debug.ts'
+import { debugRoutes, localLogLevel, type LogLevelAdmin } from './routes/debug.ts'
 import { cacheRoutes } from './routes/cache.ts'
 import type { HealthAdmin } from '../primary/health/node.ts'
 import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
@@ -55,7 +55,7 @@ export interface AdminContext {
   proxyCache?: (req: CacheAsk) => Promise<ProxyCacheResult[]>
   /** The node's upstream health registry (primary/health): /upstreams/{u}/health and manual posts. */
   health?: HealthAdmin
-  /** The node's dynamic log level (primary/log-level.ts) for /debug; none: the configured level, fixed. */
+  /** The node's dynamic log level (primary/log-level.ts) for /debug; none: one kept by the Admin API alone. */
   logLevel?: LogLevelAdmin
 }
 
@@ -205,7 +205,7 @@ export function createAdminHandler (ctx: AdminContext): AdminHandler {
     ...upstreamRoutes(ec),
     ...tagRoutes(ec),
   ]))
-  routes.push(...cacheRoutes(), ...debugRoutes({ dbless: ctx.config.database === 'off', logLevel: ctx.logLevel ?? fixedLogLevel(ctx.config), log }))
+  routes.push(...cacheRoutes(), ...debugRoutes({ dbless: ctx.config.database === 'off', logLevel: ctx.logLevel ?? localLogLevel(ctx.config), log }))
   // ---- BEGIN declarative: /config; in DB-less mode, entity endpoints read memory and refuse writes (routes/config.ts)
   routes.push(...configRoutes(ctx.declarative ?? null))
   if (ctx.declarative !== undefined) routes.splice(0, routes.length, ...dblessRoutes(routes, ctx.declarative, ctx.nodeId))

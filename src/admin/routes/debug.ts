@@ -23,13 +23,20 @@ export interface LogLevelAdmin {
 const LEVELS: readonly Level[] = ['debug', 'info', 'notice', 'warn', 'error', 'crit', 'alert', 'emerg']
 const DEFAULT_TIMEOUT_S = 60
 
-/** A node that cannot change its level (DB-less, or an Admin API without a primary): the configured one. */
-export function fixedLogLevel (config: Config): LogLevelAdmin {
-  const level = (LEVELS.includes(config.logLevel as Level) ? config.logLevel : 'notice') as Level
+/**
+ * An Admin API without a primary (tests that start only the Admin API): the level lives here, in
+ * memory, with its timeout; no worker follows it and there is no cluster to tell.
+ */
+export function localLogLevel (config: Config): LogLevelAdmin {
+  const configured = (LEVELS.includes(config.logLevel as Level) ? config.logLevel : 'notice') as Level
+  let dynamic: { level: Level; until: number } | null = null
   return {
-    current: () => level,
-    set: () => { throw new Error('the log level of this node cannot change') },
-    broadcast: async () => { throw new Error('no database') },
+    current: () => {
+      if (dynamic !== null && dynamic.until <= Date.now()) dynamic = null
+      return dynamic?.level ?? configured
+    },
+    set: (level, timeoutS) => { dynamic = timeoutS > 0 ? { level, until: Date.now() + timeoutS * 1000 } : null },
+    broadcast: async () => {},
   }
 }
 

@@ -83,13 +83,14 @@ for (const guiUrl of ['', 'http://admin.api:9100', 'http://admin.api:9100/path/t
 test('Admin API CORS with several admin_gui_url origins: a listed Origin is echoed, others get the first', async (t) => {
   const g = await startDblessGateway({ overrides: { admin_gui_url: 'https://gui.one:8445/manager, http://gui.two' } })
   t.after(() => g.stop())
-  for (const [origin, allowed] of [
+  const cases: Array<[string, string]> = [
     ['http://gui.two', 'http://gui.two'],
     ['https://gui.one:8445', 'https://gui.one:8445'],
     ['https://gui.one:8445/manager', 'https://gui.one:8445'],
     ['http://gui.one:8445', 'https://gui.one:8445'],
     ['http://example.com', 'https://gui.one:8445'],
-  ]) {
+  ]
+  for (const [origin, allowed] of cases) {
     const r = await send(g.admin, 'GET', '/status', { Origin: origin })
     assert.equal(r.status, 200)
     assert.equal(r.headers['access-control-allow-origin'], allowed, origin)
