@@ -39,7 +39,7 @@ export class Shutdown {
 export interface GenerationWiring {
   config: Config
   current (): Supervisor
-  swap (next: Supervisor): void
+  swap (next: Supervisor, config: Config): void
   snapshot: ReloaderHooks['snapshot']
   ops: StatusServer
   health: NodeHealth
@@ -68,7 +68,7 @@ export function createReloader (w: GenerationWiring): Reloader {
       if (w.sessions !== undefined) s.attachSessions(w.sessions)
       return s
     },
-    swap: (next) => { w.swap(next) },
+    swap: (next, cfg) => { w.swap(next, cfg) },
     retired: (old) => { w.ops.detach(old); w.health.detach(old) },
     outcome: (o) => { w.ops.noteReload(o.ok, o.message) },
   })

@@ -10,7 +10,7 @@
  *   configured --set(level, t > 0)--> dynamic --t seconds / set(_, 0)--> configured
  */
 import { BroadcastChannel } from 'node:worker_threads'
-import { LOG_LEVEL_CHANNEL, log, overrideLogLevel, type Level, type LogLevelMessage } from '../common/log.ts'
+import { LOG_LEVEL_CHANNEL, configureLog, log, overrideLogLevel, type Level, type LogLevelMessage } from '../common/log.ts'
 import type { Pool } from '../db/pool.ts'
 import type { ClusterEvent } from './cluster-sync.ts'
 
@@ -40,12 +40,22 @@ export class NodeLogLevel {
   #timer: NodeJS.Timeout | null = null
 
   constructor (o: NodeLogLevelOptions) {
-    this.#o = o
+    this.#o = { ...o }
     this.#channel = new BroadcastChannel(LOG_LEVEL_CHANNEL + o.scope)
     this.#channel.onmessage = (ev) => {
       if ((ev as { data?: LogLevelMessage }).data?.kind === 'ask') this.#publish()
     }
     ;(this.#channel as unknown as { unref (): void }).unref()
+  }
+
+  /**
+   * A reload with another `log_level`: the configured level changes (this thread too; the new
+   * workers start with it); a dynamic level in force stays until its timeout.
+   */
+  reconfigure (level: Level): void {
+    if (level === this.#o.configured) return
+    this.#o.configured = level
+    configureLog(level)
   }
 
   /** The level in force on this node. */

@@ -248,7 +248,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
 
     // ---- BEGIN reload (SIGHUP / `sluice reload`): a new worker generation with the new config (reload.ts).
     // Per-generation wiring is in lifecycle.ts createReloader: every listener a Supervisor needs is attached there too.
-    const reloader = createReloader({ config, current: () => supervisor, swap: (next) => { supervisor = next }, snapshot: () => built, ops, health, rateLimit, oauth2, sessions })
+    const reloader = createReloader({ config, current: () => supervisor, swap: (next, cfg) => { supervisor = next; logLevel.reconfigure(cfg.logLevel as Level) }, snapshot: () => built, ops, health, rateLimit, oauth2, sessions })
     shutdown.push(() => reloader.close()) // runs before the workers stop: lets a reload in progress finish
     // ---- END reload ----
 

@@ -30,7 +30,7 @@ export const RESTART_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   'prefix', 'database', 'declarative_config', 'node_id', 'nginx_daemon',
   'pg_host', 'pg_port', 'pg_user', 'pg_password', 'pg_database', 'pg_schema', 'pg_ssl', 'pg_ssl_verify',
   'pg_timeout', 'pg_max_concurrent_queries', 'pg_embedded_port', 'db_update_frequency',
-  'admin_listen', 'status_listen', 'nginx_admin_client_max_body_size', 'plugins',
+  'admin_listen', 'admin_gui_url', 'status_listen', 'nginx_admin_client_max_body_size', 'plugins',
   'admin_access_log', 'admin_error_log', 'status_access_log', 'status_error_log',
 ])
 

@@ -17,6 +17,7 @@ import { startGateway, type Gateway } from '../../helpers/gateway.ts'
 import { startDblessGateway } from '../../helpers/dbless.ts'
 import { adminCall, until } from '../../helpers/admin-api.ts'
 import { freePort } from '../../helpers/ports.ts'
+import { buildConfig } from '../../../src/config/load.ts'
 
 let db: TestDb
 let a: Gateway
@@ -180,6 +181,19 @@ test('newly spawned workers take the level in force (reload)', async () => {
   await failingRequest(a)
   await waitLines(at, FAILED_LINE, 1)
   assert.deepEqual(await put(a, '/debug/node/log-level/notice?timeout=0'), { status: 200, message: 'log level changed' })
+})
+
+test('a reload with another log_level changes the configured level', async () => {
+  let outcome = await a.primary.reload(buildConfig({ ...a.config.raw, log_level: 'info' }))
+  assert.equal(outcome.ok, true, outcome.message)
+  assert.deepEqual(outcome.changed, ['log_level'])
+  assert.equal(await level(a), 'log level: info')
+  const at = lines.length
+  await failingRequest(a) // a worker of the new generation, configured at info
+  await waitLines(at, FAILED_LINE, 1)
+  outcome = await a.primary.reload(a.config)
+  assert.equal(outcome.ok, true, outcome.message)
+  assert.equal(await level(a), 'log level: notice')
 })
 
 test('broadcasts to all traditional nodes through cluster events', async () => {
