@@ -22,3 +22,23 @@ export function vaultSubschemas (): Record<string, Subschema> {
   }
   return out
 }
+
+/**
+ * The configuration a reference by vault name starts from: Kong's `vault_<name>_<field>`
+ * settings, read here from the environment (`KONG_VAULT_ENV_PREFIX`, or `SLUICE_VAULT_ENV_PREFIX`,
+ * which wins), `-` in names read as `_`. Values that do not pass the field's checks are left out
+ * when a reference is resolved.
+ */
+export function nodeVaultConfigs (env: NodeJS.ProcessEnv = process.env): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const v of VAULTS.values()) {
+    const conf: Record<string, unknown> = {}
+    for (const field of Object.keys(v.configFields)) {
+      const key = `VAULT_${v.name}_${field}`.replace(/-/g, '_').toUpperCase()
+      const value = env[`SLUICE_${key}`] ?? env[`KONG_${key}`]
+      if (value !== undefined) conf[field] = value
+    }
+    out[v.name] = conf
+  }
+  return out
+}

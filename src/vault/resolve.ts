@@ -6,7 +6,7 @@
  * the strategy's answer is the secret, or, with a key, that key of the JSON object it holds.
  */
 import { validateField } from '../db/schema/validate-field.ts'
-import { vaultStrategy } from './installed.ts'
+import { nodeVaultConfigs, vaultStrategy } from './installed.ts'
 import { parseReference } from './reference.ts'
 
 /** The part of a `vaults` row dereferencing needs. */
@@ -22,9 +22,10 @@ export class VaultResolver {
 
   /**
    * `entities`: the `vaults` rows; `baseConfigs`: per installed vault name, the configuration a
-   * reference by name starts from (Kong's `vault_<name>_<field>` settings).
+   * reference by name starts from (Kong's `vault_<name>_<field>` settings; by default from the
+   * environment, installed.ts `nodeVaultConfigs`).
    */
-  constructor (entities: Iterable<VaultEntity>, baseConfigs: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}) {
+  constructor (entities: Iterable<VaultEntity>, baseConfigs: Readonly<Record<string, Readonly<Record<string, unknown>>>> = nodeVaultConfigs()) {
     for (const v of entities) if (typeof v.prefix === 'string') this.#byPrefix.set(v.prefix, v)
     this.#base = baseConfigs
   }
