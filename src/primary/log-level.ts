@@ -90,9 +90,12 @@ export class NodeLogLevel {
     this.set(level, timeout >= Number.MAX_SAFE_INTEGER ? Infinity : timeout)
   }
 
+  /** On stop: this thread's own level is the configured one again. */
   close (): void {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    if (this.#dynamic !== null) overrideLogLevel(null)
+    this.#dynamic = null
     this.#channel.close()
   }
 
