@@ -8,6 +8,7 @@
  * (`endpoint:method:content_type:timeout:keepalive:retry_count`); the latest configuration of a
  * shared queue applies to what it sends next. `custom_fields_by_lua` is not supported.
  */
+import { log } from '../../common/log.ts'
 import { acquireQueue, queueParams, type LogQueue } from '../shared/log-queue.ts'
 import { instanceTag, unsupportedCustomFields } from '../shared/log-plugin.ts'
 import { serializeJson } from '../shared/serialize.ts'
@@ -15,7 +16,8 @@ import type { PluginHandler } from '../types.ts'
 import { buildSender, parseEndpoint, type HttpLogConfig } from './sender.ts'
 
 interface Prepared {
-  readonly queue: LogQueue
+  /** null: the endpoint is no URL (e.g. a vault reference that did not resolve): nothing is sent. */
+  readonly queue: LogQueue | null
 }
 
 /** Kong's make_queue_name (its format string takes the first six values). */
@@ -29,7 +31,12 @@ export const handler: PluginHandler<HttpLogConfig, Prepared> = {
   prepare (conf, env) {
     unsupportedCustomFields('http-log', conf, env)
     const params = queueParams(conf as unknown as Record<string, unknown>)
-    const ep = parseEndpoint(conf.http_endpoint)
+    let ep
+    try { ep = parseEndpoint(conf.http_endpoint) } catch {
+      // Kong's log phase fails on such an endpoint and the request is unaffected (the value may be a secret: not logged)
+      log.error(`${instanceTag('http-log', env)}: http_endpoint is not a valid URL; no log entry is sent`)
+      return { queue: null }
+    }
     const queue = acquireQueue(
       queueKey(conf, conf.http_endpoint),
       queueKey(conf, ep.display),
@@ -40,6 +47,6 @@ export const handler: PluginHandler<HttpLogConfig, Prepared> = {
     return { queue }
   },
   log (ctx, c) {
-    c.queue.enqueue(serializeJson(ctx))
+    if (c.queue !== null) c.queue.enqueue(serializeJson(ctx))
   },
 }

@@ -159,6 +159,19 @@ test('plugin fields: dereferenced for the proxy, through a vault entity\'s prefi
   }).then((r) => { assert.ok(r.headers['x-token'] === undefined || r.headers['x-token'] === '') })
 })
 
+test('an http-log endpoint whose reference does not resolve sends nothing; requests are served (Kong: the log phase fails alone)', async () => {
+  assert.equal((await admin('POST', '/services', { name: 'unlogged', url: `http://127.0.0.1:${echo.port}` })).status, 201)
+  const route = await admin('POST', '/services/unlogged/routes', { paths: ['/unlogged'] })
+  const p = await admin('POST', `/routes/${route.json.id}/plugins`, { name: 'http-log', config: { http_endpoint: '{vault://env/sluice-vt-not-set}' } })
+  assert.equal(p.status, 201, JSON.stringify(p.json))
+  // served once the plugin is in place: a request-termination on the same route marks that moment
+  const rt = await admin('POST', `/routes/${route.json.id}/plugins`, { name: 'request-termination', config: { status_code: 418 } })
+  assert.equal(rt.status, 201)
+  await until('the route with its plugins', async () => (await proxy('/unlogged')) === 418 ? true : undefined)
+  assert.equal((await admin('DELETE', `/plugins/${rt.json.id}`)).status, 204)
+  await until('the route without request-termination', async () => (await proxy('/unlogged')) === 200 ? true : undefined)
+})
+
 test('GET /vaults and the vault by prefix; deleting a vault in use is allowed (its references stop resolving)', async () => {
   const list = await admin('GET', '/vaults')
   assert.equal(list.status, 200)
