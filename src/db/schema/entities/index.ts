@@ -17,7 +17,6 @@ import { oauth2AuthorizationCodes, oauth2Credentials, oauth2Tokens } from './oau
 import { vaults } from './vaults.ts'
 
 export const ENTITIES: readonly EntitySchema[] = [
-  vaults,
   certificates,
   snis,
   caCertificates,
@@ -27,6 +26,7 @@ export const ENTITIES: readonly EntitySchema[] = [
   upstreams,
   targets,
   plugins,
+  vaults, // after the core entities, before the plugins' own, as in Kong's exports
   keyauthCredentials,
   basicauthCredentials,
   acls,
