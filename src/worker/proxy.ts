@@ -418,6 +418,13 @@ export function proceedUpstream (ctx: RequestContext): void {
       if (ctx.contentLength !== null) ctx.upstreamHeaders!.push('content-length', ctx.contentLength)
       dispatchAttempt(ctx)
       return
+    case BODY_COLLECTING:
+      // Access went asynchronous (pipeline holdBody) and ended before the body was in: go on once it is.
+      if (ctx.pluginBody === 1) {
+        const prev = ctx.bodyWaiter
+        ctx.bodyWaiter = (b) => { prev?.(b); if (ctx.bodyMode !== BODY_COLLECTING) proceedUpstream(ctx) }
+        return
+      }
   }
   const cl = ctx.contentLength
   if ((cl !== null && cl !== '0') || ctx.transferEncoding !== null) startBody(ctx)
