@@ -323,45 +323,59 @@ function authenticate (ctx: PluginContext, consumer: ConsumerRow, s: Session): v
   }
 }
 
-async function withSession (ctx: PluginContext, c: Prepared, s: Session, now: number): Promise<void> {
-  let logout = isLogout(ctx, c)
-  if (logout instanceof Promise) logout = await logout
+function withSession (ctx: PluginContext, c: Prepared, s: Session, now: number): void | Promise<void> {
+  const logout = isLogout(ctx, c)
+  if (logout instanceof Promise) return logout.then((l) => afterLogoutCheck(ctx, c, s, now, l))
+  return afterLogoutCheck(ctx, c, s, now, logout)
+}
+
+function afterLogoutCheck (ctx: PluginContext, c: Prepared, s: Session, now: number, logout: boolean): void | Promise<void> {
   if (logout) {
-    if (c.kong && !s.restored) await storeDelete(s.sid).catch(() => {})
-    const headers: string[] = []
-    for (const v of c.clearCookies) headers.push('Set-Cookie', v)
-    ctx.exit(200, null, headers)
+    const exit = (): void => {
+      for (const v of c.clearCookies) ctx.addResponseHeader('Set-Cookie', v)
+      ctx.exit(200)
+    }
+    if (c.kong && !s.restored) return storeDelete(s.sid).catch(() => {}).then(exit)
+    exit()
     return
   }
   const consumer = c.consumers.byId(s.d[0])
   if (consumer === undefined) {
     // The consumer is gone: the session goes too.
-    if (c.kong && !s.restored) await storeDelete(s.sid).catch(() => {})
-    for (const v of c.clearCookies) ctx.addResponseHeader('Set-Cookie', v)
+    const clear = (): void => { for (const v of c.clearCookies) ctx.addResponseHeader('Set-Cookie', v) }
+    if (c.kong && !s.restored) return storeDelete(s.sid).catch(() => {}).then(clear)
+    clear()
     return
   }
-  await refresh(ctx, c, s, now)
+  const r = refresh(ctx, c, s, now)
+  if (r !== undefined) return r.then(() => { authenticated(ctx, c, s, now, consumer) })
+  authenticated(ctx, c, s, now, consumer)
+}
+
+function authenticated (ctx: PluginContext, c: Prepared, s: Session, now: number, consumer: ConsumerRow): void {
   setRequestHeaders(ctx, c, s, now)
   setResponseHeaders(ctx, c, s, now)
   ctx.shared.set(SHARED_KEY, s)
   authenticate(ctx, consumer, s)
 }
 
-/** Renews a session near the end of its rolling period (or restored from the persistent cookie), else touches an idle one. */
-async function refresh (ctx: PluginContext, c: Prepared, s: Session, now: number): Promise<void> {
+/**
+ * Renews a session near the end of its rolling period (or restored from the persistent cookie),
+ * else touches an idle one. A Promise only when a `kong` storage row is written.
+ */
+function refresh (ctx: PluginContext, c: Prepared, s: Session, now: number): void | Promise<void> {
   if (s.restored || (c.rollingMs > 0 && now - s.r > c.rollingMs * 0.75)) {
     const old = s.restored ? null : s.sid
-    if (!s.restored) s.sid = newSessionId()
-    s.r = now
-    s.t = now
-    if (c.kong) {
-      try {
-        await storeSet(s.sid, rowValue(c, s), rowTtl(c, s, now), old, c.staleTtl, false)
-      } catch {
-        return // the old session stays as it was
-      }
+    const next: Session = { ...s, sid: s.restored ? s.sid : newSessionId(), r: now, t: now }
+    const done = (): void => {
+      Object.assign(s, next)
+      for (const v of saveCookies(c, s, now)) ctx.addResponseHeader('Set-Cookie', v)
     }
-    for (const v of saveCookies(c, s, now)) ctx.addResponseHeader('Set-Cookie', v)
+    if (c.kong) {
+      // On failure the old session stays as it was.
+      return storeSet(next.sid, rowValue(c, next), rowTtl(c, next, now), old, c.staleTtl, false).then(done, () => {})
+    }
+    done()
     return
   }
   if (c.idleMs > 0 && now - s.t > c.touchMs) {
