@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto'
 import type { MessagePort } from 'node:worker_threads'
 import type { Pool } from '../db/pool.ts'
 import { log } from '../common/log.ts'
-import type { SessionReply, SessionRequest } from '../plugins/session/messages.ts'
+import type { SessionMetadata, SessionReply, SessionRequest } from '../plugins/session/messages.ts'
 
 type WorkerThread = object & { once?: (ev: string, fn: () => void) => unknown }
 
@@ -73,7 +73,7 @@ export class SessionStore implements SessionStoreHandler {
         return { seq: m.seq, data: await this.get(m.sid) }
       }
       case 'set': {
-        const p = this.set(m.sid, m.data, m.ttl, m.oldSid, m.staleTtl, m.remember)
+        const p = this.set(m.sid, m.data, m.ttl, m.oldSid, m.staleTtl, m.remember, m.metadata ?? null)
         this.#pending.set(m.sid, p)
         try { await p } finally { if (this.#pending.get(m.sid) === p) this.#pending.delete(m.sid) }
         return { seq: m.seq }
@@ -95,15 +95,24 @@ export class SessionStore implements SessionStoreHandler {
 
   /**
    * storage/kong.lua insert_session: the new row (ttl seconds, 0: no expiry); then the old one
-   * is removed (`remember`) or kept `staleTtl` seconds more, never longer than it had.
+   * is removed (`remember`) or kept `staleTtl` seconds more, never longer than it had. With
+   * `metadata` (store_metadata), its session_metadatas row goes in with the session.
    */
-  async set (sid: string, data: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean): Promise<void> {
+  async set (sid: string, data: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean, metadata: SessionMetadata | null = null): Promise<void> {
     const secs = typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? Math.ceil(ttl) : null
-    await this.#pool.query(
-      `insert into sessions (id, session_id, expires, data, created_at, ttl)
+    const id = randomUUID()
+    const insert = `insert into sessions (id, session_id, expires, data, created_at, ttl)
        values ($1, $2, case when $4::integer is null then null else extract(epoch from now())::integer + $4::integer end, $3,
-               date_trunc('second', now()), case when $4::integer is null then null else now() + make_interval(secs => $4::integer) end)`,
-      [randomUUID(), sid, data, secs])
+               date_trunc('second', now()), case when $4::integer is null then null else now() + make_interval(secs => $4::integer) end)`
+    if (metadata !== null && typeof metadata.audience === 'string' && typeof metadata.subject === 'string') {
+      await this.#pool.query(
+        `with s as (${insert} returning id)
+         insert into session_metadatas (id, session_id, sid, subject, audience, created_at)
+         select $5, s.id, $2, $6, $7, date_trunc('second', now()) from s`,
+        [id, sid, data, secs, randomUUID(), metadata.subject, metadata.audience])
+    } else {
+      await this.#pool.query(insert, [id, sid, data, secs])
+    }
     if (oldSid === null || oldSid === sid) return
     if (remember) {
       await this.delete(oldSid)

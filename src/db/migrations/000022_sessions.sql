@@ -1,8 +1,8 @@
--- The session plugin's table (kong/plugins/session/migrations/000_base_session.lua and
--- 001_add_ttl_index.lua), minus ws_id: one row per server-side session (`storage = kong`).
--- `session_id` is the id the cookie carries, `data` the sealed session data, `expires` epoch
--- seconds, `ttl` when the row stops being served. Kong's session_metadatas (store_metadata) is
--- not kept.
+-- The session plugin's tables (kong/plugins/session/migrations/000_base_session.lua to
+-- 003_330_to_3100.lua), minus ws_id: one `sessions` row per server-side session (`storage = kong`),
+-- `session_id` being the id the cookie carries, `data` the sealed session data, `expires` epoch
+-- seconds, `ttl` when the row stops being served; with `store_metadata`, a `session_metadatas` row
+-- per session (base64url audience and subject), gone with its session.
 
 create table sessions (
   id          uuid primary key,
@@ -24,3 +24,14 @@ begin
 end $$;
 create trigger sessions_ttl_trigger after insert on sessions
   for each statement execute function sluice_delete_expired_sessions();
+
+create table session_metadatas (
+  id          uuid primary key,
+  session_id  uuid constraint session_metadatas_session_id_fkey references sessions (id) on delete cascade,
+  sid         text,
+  subject     text,
+  audience    text,
+  created_at  timestamptz
+);
+create index session_id_idx on session_metadatas (session_id);
+create index subject_audience_idx on session_metadatas (subject, audience);

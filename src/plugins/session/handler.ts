@@ -19,12 +19,20 @@
  * Cookies are Sluice's own (codec.ts): AES-256-GCM with a key derived from `secret`. With `cookie`
  * storage the cookie carries the data; with `kong` storage it carries the id and the clocks, and the
  * data sits (sealed as well) in the `sessions` table, reached through the primary (store-client.ts).
- * The persistent (`remember`) cookie always carries its data.
+ * The persistent (`remember`) cookie always carries its data. With `kong` storage and
+ * `store_metadata`, each saved session also gets a session_metadatas row (base64url audience and
+ * subject, or with `hash_subject` the first 16 bytes of the subject's SHA-256).
+ *
+ * Not as in lua-resty-session: one audience per cookie (a cookie of another audience is no
+ * session), no cookie chunking past 4 KB, and with `cookie` storage an old cookie stays usable
+ * until its own timeouts after a renewal (`stale_ttl` applies to `kong` rows).
  */
+import { createHash } from 'node:crypto'
 import { setConsumer, H_AUTHENTICATED_GROUPS } from '../auth-consumer.ts'
 import type { ConsumerIndex, ConsumerRow, CredentialRow, PluginContext, PluginHandler } from '../types.ts'
 import { deriveKey, newSessionId, seal, unseal } from './codec.ts'
 import { randomSecret } from './schema.ts'
+import type { SessionMetadata } from './messages.ts'
 import { storeDelete, storeGet, storeSet, storeSetLater } from './store-client.ts'
 
 export interface SessionConfig {
@@ -102,6 +110,9 @@ export interface Prepared {
   readonly logoutQueryArg: string | null
   readonly logoutPostArg: string | null
   readonly readBodyForLogout: boolean
+  /** `store_metadata` with `kong` storage: a session_metadatas row per saved session. */
+  readonly storeMetadata: boolean
+  readonly hashSubject: boolean
   readonly consumers: ConsumerIndex
 }
 
@@ -148,6 +159,8 @@ export function prepareSession (c: SessionConfig, consumers: ConsumerIndex): Pre
     logoutQueryArg: c.logout_query_arg ?? null,
     logoutPostArg: c.logout_post_arg ?? null,
     readBodyForLogout: c.read_body_for_logout === true,
+    storeMetadata: c.store_metadata === true && c.storage === 'kong',
+    hashSubject: c.hash_subject === true,
     consumers,
   }
 }
@@ -259,6 +272,13 @@ function saveCookies (c: Prepared, s: Session, now: number): string[] {
   const out = [sessionCookie(c, s)]
   if (c.remember) out.push(rememberCookie(c, s, s.rememberSince ?? s.c, now))
   return out
+}
+
+/** The session_metadatas values: base64url audience and subject (with hash_subject, of the subject's SHA-256, first 16 bytes). */
+function metadata (c: Prepared, s: Session): SessionMetadata | null {
+  if (!c.storeMetadata || s.sub === null) return null
+  const subject = c.hashSubject ? createHash('sha256').update(s.sub).digest().subarray(0, 16) : Buffer.from(s.sub, 'utf8')
+  return { audience: Buffer.from(c.audience, 'utf8').toString('base64url'), subject: subject.toString('base64url') }
 }
 
 function rowValue (c: Prepared, s: Session): string {
@@ -373,7 +393,7 @@ function refresh (ctx: PluginContext, c: Prepared, s: Session, now: number): voi
     }
     if (c.kong) {
       // On failure the old session stays as it was.
-      return storeSet(next.sid, rowValue(c, next), rowTtl(c, next, now), old, c.staleTtl, false).then(done, () => {})
+      return storeSet(next.sid, rowValue(c, next), rowTtl(c, next, now), old, c.staleTtl, false, metadata(c, next)).then(done, () => {})
     }
     done()
     return
@@ -416,7 +436,7 @@ function headerFilter (ctx: PluginContext, c: Prepared): void {
     d: [consumerId, typeof credential.id === 'string' ? credential.id : consumerId, groups === null ? null : [...groups]],
     restored: false,
   }
-  if (c.kong) storeSetLater(s.sid, rowValue(c, s), rowTtl(c, s, now), existing !== undefined && !existing.restored ? existing.sid : null, c.staleTtl, false)
+  if (c.kong) storeSetLater(s.sid, rowValue(c, s), rowTtl(c, s, now), existing !== undefined && !existing.restored ? existing.sid : null, c.staleTtl, false, metadata(c, s))
   for (const v of saveCookies(c, s, now)) ctx.addResponseHeader('Set-Cookie', v)
   setResponseHeaders(ctx, c, s, now)
 }

@@ -19,8 +19,11 @@ export interface SessionChannel { type: 'session'; workerId: number; port: Messa
 
 export type SessionRequest =
   | { seq: number; op: 'get'; sid: string }
-  | { seq: number; op: 'set'; sid: string; data: string; ttl: number; oldSid: string | null; staleTtl: number; remember: boolean }
+  | { seq: number; op: 'set'; sid: string; data: string; ttl: number; oldSid: string | null; staleTtl: number; remember: boolean; metadata?: SessionMetadata | null }
   | { seq: number; op: 'delete'; sid: string }
+
+/** `store_metadata`: a session_metadatas row with the new session (values already base64url). */
+export interface SessionMetadata { audience: string; subject: string }
 
 export interface SessionReply {
   seq: number

@@ -5,7 +5,7 @@
  * authenticated on one, ever get here.
  */
 import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import type { SessionChannel, SessionReply, SessionRequest } from './messages.ts'
+import type { SessionChannel, SessionMetadata, SessionReply, SessionRequest } from './messages.ts'
 
 const REQUEST_TIMEOUT_MS = 15_000
 
@@ -60,14 +60,14 @@ export async function storeGet (sid: string): Promise<string | null> {
   return r.data ?? null
 }
 
-export async function storeSet (sid: string, value: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean): Promise<void> {
-  await ask({ op: 'set', sid, data: value, ttl, oldSid, staleTtl, remember })
+export async function storeSet (sid: string, value: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean, metadata: SessionMetadata | null = null): Promise<void> {
+  await ask({ op: 'set', sid, data: value, ttl, oldSid, staleTtl, remember, metadata })
 }
 
 /** A `set` nobody waits for (header filter). */
-export function storeSetLater (sid: string, value: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean): void {
+export function storeSetLater (sid: string, value: string, ttl: number, oldSid: string | null, staleTtl: number, remember: boolean, metadata: SessionMetadata | null = null): void {
   try {
-    channel().postMessage({ seq: 0, op: 'set', sid, data: value, ttl, oldSid, staleTtl, remember } satisfies SessionRequest)
+    channel().postMessage({ seq: 0, op: 'set', sid, data: value, ttl, oldSid, staleTtl, remember, metadata } satisfies SessionRequest)
   } catch {}
 }
 

@@ -2,8 +2,8 @@
  * Port of Kong's spec/03-plugins/30-session/02-kong_storage_adapter_spec.lua over a whole node
  * (primary with PostgreSQL, worker threads, echo upstream), `storage = kong`: the session row in
  * the `sessions` table (migration 000022) reached through the primary, renewal (a new row, the old
- * one kept `stale_ttl` seconds), logout deleting the row, and authenticated groups kept in the row.
- * Kong's `store_metadata` cases are not ported (Sluice keeps no session_metadatas). Beyond the
+ * one kept `stale_ttl` seconds), logout deleting the row, authenticated groups kept in the row, and
+ * `store_metadata` (a session_metadatas row, the subject hashed with `hash_subject`). Beyond the
  * spec: the cookie carries no session data, a row that is gone ends the session, a deleted
  * consumer destroys its session, and a request body still arriving after an asynchronous access
  * phase goes upstream.
@@ -11,13 +11,13 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { createTestDb, type TestDb } from '../../helpers/pg.ts'
 import { startGateway, type Gateway } from '../../helpers/gateway.ts'
 import { startEcho, type Upstream } from '../../helpers/upstream.ts'
-import { adminCall, type AdminAnswer } from '../../helpers/admin-api.ts'
+import { adminCall, until, type AdminAnswer } from '../../helpers/admin-api.ts'
 import { deriveKey, seal, unseal } from '../../../src/plugins/session/codec.ts'
 
 let db: TestDb
@@ -65,6 +65,8 @@ before(async () => {
     ['/test1', { storage: 'kong', secret: SECRET, response_headers: ['id', 'timeout', 'audience', 'subject'] }],
     ['/test2', { storage: 'kong', secret: SECRET, rolling_timeout: 10, stale_ttl: 1, idling_timeout: 0, response_headers: ['id', 'timeout', 'audience', 'subject'] }],
     ['/headers', { storage: 'kong', secret: SECRET, response_headers: ['id', 'timeout', 'audience', 'subject'] }],
+    ['/metadata1', { storage: 'kong', store_metadata: true, secret: SECRET, response_headers: ['id', 'timeout', 'audience', 'subject'] }],
+    ['/hash_subject', { storage: 'kong', hash_subject: true, store_metadata: true, secret: SECRET, response_headers: ['id', 'timeout', 'audience', 'subject'] }],
   ]
   for (const [path, config] of routes) {
     const r = (await admin('POST', `/services/${svc.id}/routes`, { paths: [path], hosts: ['konghq.test'] })).json
@@ -173,6 +175,39 @@ test('stores authenticated_groups', async () => {
     "insert into sessions (id, session_id, expires, data, created_at, ttl) values ($1, $2, extract(epoch from now())::integer + 60, $3, now(), now() + interval '60 seconds')",
     [randomUUID(), other, (await row(sid))!.data])
   assert.equal((await send('/headers', { cookie: forge(other) })).status, 403)
+})
+
+async function metadatas (audience: string, subject: string): Promise<Array<{ sid: string; audience: string; subject: string; session_id: string }>> {
+  return (await db.pool.query('select * from session_metadatas where audience = $1 and subject = $2', [audience, subject])).rows
+}
+const b64url = (s: string | Buffer): string => Buffer.from(s).toString('base64url')
+
+test('store metadata', async () => {
+  const res = await send('/metadata1', { apikey: 'kong' })
+  assert.equal(res.status, 200)
+  const sid = res.headers['session-id'] as string
+  const audience = res.headers['session-audience'] as string
+  const subject = res.headers['session-subject'] as string
+  assert.equal(subject, 'coop')
+  const rows = await until('the metadata row', async () => { const r = await metadatas(b64url(audience), b64url(subject)); return r.length > 0 && r })
+  assert.equal(rows.length, 1)
+  assert.equal(rows[0]!.sid, sid)
+  // The row goes with its session (logout).
+  assert.equal((await send('/metadata1?session_logout=1', { cookie: pair(res.cookies[0]!) }, 'POST')).status, 200)
+  assert.deepEqual(await metadatas(b64url(audience), b64url(subject)), [])
+})
+
+test('store metadata with hash_subject', async () => {
+  const res = await send('/hash_subject', { apikey: 'kong' })
+  assert.equal(res.status, 200)
+  const sid = res.headers['session-id'] as string
+  const subject = b64url(createHash('sha256').update(res.headers['session-subject'] as string).digest().subarray(0, 16))
+  const audience = b64url(res.headers['session-audience'] as string)
+  const rows = await until('the metadata row', async () => { const r = await metadatas(audience, subject); return r.length > 0 && r })
+  assert.equal(rows.length, 1)
+  assert.equal(rows[0]!.subject, subject)
+  assert.equal(rows[0]!.audience, audience)
+  assert.equal(rows[0]!.sid, sid)
 })
 
 test('a request body still arriving after the session lookup goes upstream', async () => {
