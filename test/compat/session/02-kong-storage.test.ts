@@ -250,3 +250,21 @@ test('a deleted consumer ends its session', async () => {
   assert.match(res.cookies[0] ?? '', /^session=; .*Max-Age=0$/)
   assert.equal(await row(sid), undefined)
 })
+
+test('after a reload, the new worker generation reaches the sessions table too', async () => {
+  const res = await send('/test1', { apikey: 'kong' })
+  const cookie = pair(res.cookies[0]!)
+  assert.equal((await send('/test1', { cookie })).json.headers['x-consumer-id'], coop.id)
+  const gen1 = gw.primary.supervisor
+  const outcome = await gw.primary.reload(gw.config)
+  assert.ok(outcome.ok, outcome.message)
+  assert.notEqual(gw.primary.supervisor, gen1)
+  const after = await send('/test1', { cookie })
+  assert.equal(after.status, 200)
+  assert.equal(after.json.headers['x-consumer-id'], coop.id)
+  // A new session made by the new generation is stored and read back.
+  const fresh = await send('/test1', { apikey: 'kong' })
+  const sid = fresh.headers['session-id'] as string
+  assert.equal((await send('/test1', { cookie: pair(fresh.cookies[0]!) })).json.headers['x-consumer-id'], coop.id)
+  assert.equal((await row(sid))?.session_id, sid)
+})
