@@ -199,8 +199,12 @@ function sessionCookie (c: Prepared, s: Session): string {
 
 function rememberCookie (c: Prepared, s: Session, rememberSince: number, now: number): string {
   const body: RememberBody = { k: 'r', a: c.audience, c: rememberSince, r: now, s: s.sub, d: s.d }
-  const maxAge = Math.ceil(c.rememberRollingMs / 1000)
-  return `${c.rememberName}=${seal(c.key, 'cookie', body)}${c.attrs}; Expires=${new Date(now + maxAge * 1000).toUTCString()}; Max-Age=${maxAge}`
+  // The browser keeps it for the rolling window (0: no rolling, so until the absolute limit).
+  const ms = c.rememberRollingMs > 0 ? c.rememberRollingMs : c.rememberAbsoluteMs > 0 ? c.rememberAbsoluteMs - (now - rememberSince) : 0
+  const value = `${c.rememberName}=${seal(c.key, 'cookie', body)}${c.attrs}`
+  if (ms <= 0) return value
+  const maxAge = Math.max(1, Math.ceil(ms / 1000))
+  return `${value}; Expires=${new Date(now + maxAge * 1000).toUTCString()}; Max-Age=${maxAge}`
 }
 
 /** The `sessions` row's ttl in seconds (0: none): until the session can no longer be used. */
