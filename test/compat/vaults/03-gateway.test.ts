@@ -11,6 +11,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
+import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -170,6 +172,32 @@ test('an http-log endpoint whose reference does not resolve sends nothing; reque
   await until('the route with its plugins', async () => (await proxy('/unlogged')) === 418 ? true : undefined)
   assert.equal((await admin('DELETE', `/plugins/${rt.json.id}`)).status, 204)
   await until('the route without request-termination', async () => (await proxy('/unlogged')) === 200 ? true : undefined)
+})
+
+test('datadog: a referenceable host (Kong\'s 08-datadog "referenceable fields works")', async () => {
+  const agent = createSocket('udp4')
+  agent.bind(0, '127.0.0.1')
+  await once(agent, 'listening')
+  try {
+    process.env.SLUICE_VT_DD_HOST = '127.0.0.1'
+    ENV.SLUICE_VT_DD_HOST = '127.0.0.1'
+    // dereferenced when the snapshot is built: the variable is in place before the plugin is written
+    assert.equal((await admin('POST', '/services', { name: 'dd', url: `http://127.0.0.1:${echo.port}` })).status, 201)
+    const route = await admin('POST', '/services/dd/routes', { paths: ['/dd'] })
+    const p = await admin('POST', `/routes/${route.json.id}/plugins`, {
+      name: 'datadog',
+      config: { host: '{vault://env/sluice-vt-dd-host}', port: agent.address().port, queue: { max_coalescing_delay: 0.1 } },
+    })
+    assert.equal(p.status, 201, JSON.stringify(p.json))
+    assert.equal(p.json.config.host, '{vault://env/sluice-vt-dd-host}')
+    // requests until the plugin is in place and its metrics arrive
+    let msg: Buffer | null = null
+    agent.on('message', (m: Buffer) => { msg ??= m })
+    await until('metrics from the datadog plugin', async () => { await proxy('/dd'); return msg !== null ? true : undefined })
+    assert.match(String(msg), /^kong\.request\.count:1\|c/m)
+  } finally {
+    agent.close()
+  }
 })
 
 test('GET /vaults and the vault by prefix; deleting a vault in use is allowed (its references stop resolving)', async () => {
