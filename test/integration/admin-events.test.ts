@@ -144,10 +144,11 @@ test('loadAll and loadOne give every snapshot table\'s rows as the Admin API sho
   await a.json('POST', `/consumers/${c.id as string}/jwt`, {})
   await a.json('POST', `/consumers/${c.id as string}/hmac-auth`, { username: 'snap' })
   await a.json('POST', `/consumers/${c.id as string}/acls`, { group: 'g' })
+  await a.json('PUT', '/vaults/snap-env', { name: 'env', config: { prefix: 'SNAP_' } })
   const paths: Record<string, string> = {
     consumers: '/consumers', plugins: '/plugins', upstreams: '/upstreams', certificates: '/certificates', snis: '/snis',
     ca_certificates: '/ca_certificates', keyauth_credentials: '/key-auths', basicauth_credentials: '/basic-auths', jwt_secrets: '/jwts',
-    hmacauth_credentials: '/hmac-auths', acls: '/acls', services: '/services', routes: '/routes',
+    hmacauth_credentials: '/hmac-auths', acls: '/acls', services: '/services', routes: '/routes', vaults: '/vaults',
   }
   // `ttl` is seconds left when read: two reads may straddle a second
   const steady = (rows: Record<string, unknown>[]): Record<string, unknown>[] => rows.map((r) => {
@@ -156,6 +157,7 @@ test('loadAll and loadOne give every snapshot table\'s rows as the Admin API sho
     return { ...rest, ttl: typeof ttl === 'number' ? Math.round(ttl / 10) : ttl }
   })
   for (const table of SNAPSHOT_TABLES) {
+    assert.ok(paths[table] !== undefined || table === 'targets', `no Admin API path for snapshot table ${table}`)
     const rows = steady(await loadAll(a.db.pool, table))
     if (table === 'targets') {
       assert.deepEqual(rows, (await a.json('GET', '/upstreams/snap.test/targets/all')).json.data)
