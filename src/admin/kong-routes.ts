@@ -154,19 +154,31 @@ export function kongRoutes (c: KongRoutesContext): Route[] {
         return { status: 200, body: schemaToJson(s) }
       },
     }),
-    route('/schemas/{db_entity_name}/validate', {
-      POST: async (call): Promise<Reply> => {
-        const name = schemaName(call.params.db_entity_name!)
-        const s = getSchema(name)
-        if (s === undefined) return { status: 404, body: { message: `No entity named '${name}'` } }
-        // Lapis params: query arguments, then the body over them (kong.lua validate_schema).
-        const params: Record<string, unknown> = Object.assign(Object.create(null), call.rawQuery, call.body)
-        delete params.db_entity_name
-        const r = processAutoFields(s, params, 'insert')
-        const errors = 'errors' in r ? r.errors : validateEntity(s, r.entity, true)
-        if (errors !== undefined) return { status: 400, body: schemaViolation(errors).errT }
-        return { status: 200, body: { message: 'schema validation successful' } }
+    // The named vault's subschema (kong/api/routes/kong.lua `/schemas/vaults/:name`).
+    route('/schemas/vaults/{name}', {
+      GET: async (call): Promise<Reply> => {
+        const name = String(decodeUtf8(decodeSegmentBytes(call.params.name!)))
+        const subs = getSchema('vaults')?.subschemas
+        const sub = subs !== undefined && Object.hasOwn(subs, name) ? subs[name] : undefined
+        if (sub === undefined) return { status: 404, body: { message: `No vault named '${name}'` } }
+        return { status: 200, body: schemaToJson({ name, fields: sub.fields }) }
       },
     }),
+    // Named as Kong names it, so that `validate` is not read as a vault name by the route above.
+    route('/schemas/vaults/validate', { POST: async (call): Promise<Reply> => validateSchema('vaults', call) }),
+    route('/schemas/{db_entity_name}/validate', { POST: async (call): Promise<Reply> => validateSchema(schemaName(call.params.db_entity_name!), call) }),
   ]
+}
+
+/** POST /schemas/{entity}/validate (kong.lua validate_schema). */
+function validateSchema (name: string, call: { rawQuery: Record<string, unknown>; body: unknown }): Reply {
+  const s = getSchema(name)
+  if (s === undefined) return { status: 404, body: { message: `No entity named '${name}'` } }
+  // Lapis params: query arguments, then the body over them (kong.lua validate_schema).
+  const params: Record<string, unknown> = Object.assign(Object.create(null), call.rawQuery, call.body)
+  delete params.db_entity_name
+  const r = processAutoFields(s, params, 'insert')
+  const errors = 'errors' in r ? r.errors : validateEntity(s, r.entity, true)
+  if (errors !== undefined) return { status: 400, body: schemaViolation(errors).errT }
+  return { status: 200, body: { message: 'schema validation successful' } }
 }

@@ -196,7 +196,7 @@ With -a, also the versions of Node.js and uWebSockets.js.`,
 /** Kong commands Sluice does not have: a clear answer instead of "no such command". */
 const NOT_SUPPORTED: Record<string, string> = {
   hybrid: "'kong hybrid' (control plane / data plane certificates): Sluice has no hybrid mode",
-  vault: "'kong vault': Sluice has no vaults; put secrets in the configuration file or the environment",
+  vault: "'kong vault' is not available: {vault://...} references in entities are resolved by the running node (the env vault); see the README's Vault references",
 }
 
 const LIST = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`).join('\n')

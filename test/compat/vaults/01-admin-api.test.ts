@@ -213,3 +213,27 @@ describe('schema checks', () => {
     assert.deepEqual(bad.json.fields, { prefix: 'must not be one of: env' })
   })
 })
+
+// spec/02-integration/04-admin_api/02-kong_routes_spec.lua, describe("/schemas/vaults/:name")
+describe('/schemas/vaults/{name}', () => {
+  test('returns the schema of the env vault', async () => {
+    const r = await a.json('GET', '/schemas/vaults/env')
+    assert.equal(r.status, 200, r.text)
+    assert.ok(Array.isArray(r.json.fields), r.text)
+    const config = r.json.fields.find((f: Record<string, unknown>) => 'config' in f)?.config
+    assert.equal(config?.type, 'record', r.text)
+    assert.ok(config.fields.some((f: Record<string, unknown>) => 'prefix' in f), r.text)
+  })
+
+  test('404 on a vault that is not installed', async () => {
+    const r = await a.json('GET', '/schemas/vaults/not-present')
+    assert.equal(r.status, 404)
+    assert.deepEqual(r.json, { message: "No vault named 'not-present'" })
+  })
+
+  test('/schemas/vaults/validate is not taken for a vault name', async () => {
+    const r = await a.json('POST', '/schemas/vaults/validate', {})
+    assert.equal(r.status, 400, r.text)
+    assert.equal(r.json.message, 'schema violation (name: required field missing)')
+  })
+})
