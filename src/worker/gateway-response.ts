@@ -14,7 +14,7 @@
 import type { FlatHeaders } from '../plugins/types.ts'
 import { BODY_DISCARD, type RequestContext } from './context.ts'
 import { bodyParts, CONTENT_TYPES, responseType, statusLine } from './error-bodies.ts'
-import { listGet, listSet, lowerName } from './header-list.ts'
+import { listGet, listSet, lowerName, wireValue } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, hasHeaderFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
 import { holdLocalAnswer, writeGatewayHeaders } from './responses.ts'
@@ -57,7 +57,7 @@ function writeCorked (): void {
     for (let i = 0; i < list.length; i += 2) {
       const k = list[i]!
       if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue
-      res.writeHeader(k, list[i + 1]!)
+      res.writeHeader(k, wireValue(list[i + 1]!))
     }
   }
   writeGatewayHeaders(ctx, wProxied)

@@ -6,6 +6,16 @@
  * allocates unless a value is repeated or the list grows.
  */
 
+const CR_LF = /[\r\n]/
+
+/**
+ * A response field value as it may go on the wire: CR and LF escaped as %0D / %0A, as OpenResty's
+ * header setters escape them, so that no value (a plugin's, an upstream's) can end its line early.
+ */
+export function wireValue (v: string): string {
+  return CR_LF.test(v) ? v.replace(/\r/g, '%0D').replace(/\n/g, '%0A') : v
+}
+
 /** First value of `name`, or undefined. */
 export function listGet (list: readonly string[], name: string): string | undefined {
   const n = name.length

@@ -25,7 +25,7 @@ import { SERVER_TOKEN } from '../common/meta.ts'
 import { FRAME_CHUNKED, FRAME_LENGTH, FRAME_NONE, ST_STREAMING, type RequestContext } from './context.ts'
 import { statusLine } from './error-bodies.ts'
 import { needsFilteredPath } from './gateway-response.ts'
-import { listGet } from './header-list.ts'
+import { listGet, wireValue } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
 import { closeClient, VIA_TOKEN, writeDebugHeaders } from './responses.ts'
@@ -65,22 +65,26 @@ function num (n: number): string {
 }
 
 /**
- * Kong's headers go out in one native call: the first one's name is writeHeader's name, and the
- * others follow in its value as whole field lines (uWS writes `name: value\r\n` as given). Every
- * value is a constant, digits, hex, or the upstream's Via (a parsed field value: never CR or LF).
+ * The whole head goes out in one native call: the first field's name is writeHeader's name, and
+ * the others follow in its value as whole field lines (uWS writes `name: value\r\n` as given).
+ * Upstream and plugin values pass through `field`, which escapes CR and LF as %0D / %0A (as
+ * OpenResty's header setters do), so no value can end its line early; Kong's own values are
+ * constants, digits, hex, or a Via built from parsed values.
  */
 let kName = ''
 let kValue = ''
-
 function kongHeader (name: string, value: string): void {
   if (kName === '') { kName = name; kValue = value } else kValue += '\r\n' + name + ': ' + value
 }
 
-/** Writes Kong's headers after the upstream ones (the cork is held). */
+function field (name: string, value: string): void {
+  value = wireValue(value)
+  if (kName === '') { kName = name; kValue = value } else kValue += '\r\n' + name + ': ' + value
+}
+
+/** Adds Kong's headers after the upstream ones (gathered by `field`) and writes them all (the cork is held). */
 function writeKongHeaders (ctx: RequestContext, via: string | null, hasServer: boolean): void {
   const s = settings
-  kName = ''
-  kValue = ''
   if (s.hdrVia) kongHeader('Via', via === null ? VIA_TOKEN : `${via}, ${VIA_TOKEN}`)
   if (!hasServer && s.hdrServer) kongHeader('Server', SERVER_TOKEN)
   if (s.hdrUpstreamLatency) kongHeader('X-Kong-Upstream-Latency', num(ctx.upstreamLatency))
@@ -114,13 +118,15 @@ function writeHeadList (ctx: RequestContext): void {
   let via: string | null = null
   let hasServer = false
   const hdrVia = settings.hdrVia
+  kName = ''
+  kValue = ''
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!
     const v = list[i + 1]!
     if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue
     if (name === 'via' && hdrVia) { via = via === null ? v : `${via}, ${v}`; continue }
     if (name === 'server') hasServer = true
-    res.writeHeader(name, v)
+    field(name, v)
   }
   writeKongHeaders(ctx, via, hasServer)
 }
@@ -139,6 +145,8 @@ function writeHead (ctx: RequestContext): void {
   const listed = connectionListed(headers.connection)
   let via: string | null = null
   let hasServer = false
+  kName = ''
+  kValue = ''
   for (const name in headers) {
     const v = headers[name]
     if (v === undefined || HOP_BY_HOP.has(name)) continue
@@ -146,8 +154,8 @@ function writeHead (ctx: RequestContext): void {
     if (listed !== null && listed.includes(name)) continue
     if (name === 'via' && s.hdrVia) { via = typeof v === 'string' ? v : v.join(', '); continue }
     if (name === 'server') hasServer = true
-    if (typeof v === 'string') res.writeHeader(name, v)
-    else for (let i = 0; i < v.length; i++) res.writeHeader(name, v[i]!)
+    if (typeof v === 'string') field(name, v)
+    else for (let i = 0; i < v.length; i++) field(name, v[i]!)
   }
   writeKongHeaders(ctx, via, hasServer)
   ctx.resHeadersSent = headers

@@ -30,7 +30,7 @@ import { SERVER_TOKEN } from '../common/meta.ts'
 import type { RequestContext } from './context.ts'
 import { bodyParts, CONTENT_TYPES, errorPageType, responseType, statusLine } from './error-bodies.ts'
 import { needsFilteredPath, sendFilteredError, sendListResponse } from './gateway-response.ts'
-import { listSet } from './header-list.ts'
+import { listSet, wireValue } from './header-list.ts'
 import { abandonAttempt, drain, maybeFinish } from './lifecycle.ts'
 import { settings } from './settings.ts'
 
@@ -94,7 +94,7 @@ function writeErrorCorked (): void {
   res.writeStatus(statusLine(rStatus))
   res.writeHeader('Content-Type', CONTENT_TYPES[rType]!)
   const extra = rExtra
-  if (extra !== null) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!)
+  if (extra !== null) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, wireValue(extra[i + 1]!))
   writeGatewayHeaders(ctx, rProxied)
   // Draining: uWS writes Connection: close itself when it closes (rClose).
   if (drain.on && !rClose) res.writeHeader('Connection', 'close')
