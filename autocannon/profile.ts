@@ -6,6 +6,7 @@
  *   node --import tsx autocannon/profile.ts                   scenario (a), 10 s, writes BENCHMARKS.md
  *   node --import tsx autocannon/profile.ts --scenario d      key-auth + rate-limiting cluster, 1,000 consumers
  *   node --import tsx autocannon/profile.ts --scenario e      1 MiB responses, 16 connections
+ *   node --import tsx autocannon/profile.ts --scenario u      1 MiB uploads, 16 connections (prints only)
  *   node --import tsx autocannon/profile.ts --quick           3 s, prints only
  *   --transport net|undici   --workers N   --duration S   --top N   --keep DIR (keeps the .cpuprofile files)
  */
@@ -86,7 +87,8 @@ async function main (): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1500))
   }
   if (scenario === 'e') requests = [{ path: '/1mb' }]
-  const connections = scenario === 'e' ? 16 : 100
+  if (scenario === 'u') requests = [{ method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1 << 20, 'x') }]
+  const connections = scenario === 'e' || scenario === 'u' ? 16 : 100
   const origin = `http://127.0.0.1:${s.proxyPort}`
   await measure({ origin, requests, connections, seconds: quick ? 1 : 3 })
   const from = Number(process.hrtime.bigint() / 1000n)
@@ -112,7 +114,7 @@ async function main (): Promise<void> {
   const table = ['| function (file) | share of busy worker time | us per request |', '| --- | --- | --- |',
     ...rows.map(([k, us]) => `| \`${k}\` | ${(100 * us / active).toFixed(1)} % | ${perReq(us)} |`)].join('\n')
   say(`\n${files.length} profiles (${workers} busiest used), busy ${(active / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s sampled\n${table}`)
-  if (quick) { say('(--quick: BENCHMARKS.md not written)'); return }
+  if (quick || scenario === 'u') { say('(--quick or uploads: BENCHMARKS.md not written)'); return }
   const id = `autocannon/profile-${scenario}${transport !== 'undici' ? `-${transport}` : ''}`
   writeSection(join(ROOT, 'BENCHMARKS.md'), id, `## CPU profile, scenario (${scenario}), ${transport} (autocannon/profile.ts)
 

@@ -11,6 +11,8 @@ export interface WrkOptions {
   durationS: number
   /** taskset CPU list for wrk itself (`1`), or null: anywhere. */
   cpus: string | null
+  /** A wrk Lua script (`-s FILE`), e.g. one that cycles through a list of requests. */
+  script?: string
 }
 
 export interface WrkResult {
@@ -64,7 +66,7 @@ export function parseWrk (raw: string): WrkResult {
 }
 
 export function runWrk (bin: string, url: string, o: WrkOptions): Promise<WrkResult> {
-  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', url]
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', ...(o.script !== undefined ? ['-s', o.script] : []), url]
   const [cmd, argv] = o.cpus === null ? [bin, args] : ['taskset', ['-c', o.cpus, bin, ...args]]
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
