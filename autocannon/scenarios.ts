@@ -159,10 +159,10 @@ async function main (): Promise<void> {
   const timeoutMs = 300_000
   const bigReady = requestFor(2).path
   const [sU, sN, s1, bU, bN] = await Promise.all([
-    startSluice(procs, { workers: 2, upstreamPort, db: dbS, https: true, statusPort: statusS, timeoutMs }),
+    startSluice(procs, { workers: 2, upstreamPort, db: dbS, https: true, statusPort: statusS, env: { SLUICE_UPSTREAM_TRANSPORT: 'undici' }, timeoutMs }),
     startSluice(procs, { workers: 2, upstreamPort, db: dbS, env: { SLUICE_UPSTREAM_TRANSPORT: 'net' }, timeoutMs }),
-    startSluice(procs, { workers: 1, upstreamPort, db: dbS, timeoutMs }),
-    startSluice(procs, { workers: 2, upstreamPort, db: dbB, readyPath: bigReady, statusPort: statusB, timeoutMs }),
+    startSluice(procs, { workers: 1, upstreamPort, db: dbS, env: { SLUICE_UPSTREAM_TRANSPORT: 'undici' }, timeoutMs }),
+    startSluice(procs, { workers: 2, upstreamPort, db: dbB, readyPath: bigReady, statusPort: statusB, env: { SLUICE_UPSTREAM_TRANSPORT: 'undici' }, timeoutMs }),
     startSluice(procs, { workers: 2, upstreamPort, db: dbB, readyPath: bigReady, env: { SLUICE_UPSTREAM_TRANSPORT: 'net' }, timeoutMs }),
   ]) as [Sluice, Sluice, Sluice, Sluice, Sluice]
   say(`5 Sluice nodes serving after ${((Date.now() - t0) / 1000).toFixed(0)} s`)

@@ -65,7 +65,7 @@ export const CONFIG_KEYS = {
   upstream_keepalive_pool_size: { type: 'integer', default: '512', min: 0, doc: 'Idle upstream connections kept per target per worker.' },
   upstream_keepalive_max_requests: { type: 'integer', default: '10000', min: 0, doc: 'Requests per upstream connection before it is closed.' },
   upstream_keepalive_idle_timeout: { type: 'integer', default: '60', min: 0, doc: 'Seconds an idle upstream connection is kept.' },
-  upstream_transport: { type: 'string', default: 'undici', oneOf: ['undici', 'net'], doc: 'Upstream HTTP/1.1 client: `undici` (default) or `net` (Sluice\'s lean node:net transport; https upstreams always use undici).' },
+  upstream_transport: { type: 'string', default: 'net', oneOf: ['undici', 'net'], doc: 'Upstream HTTP/1.1 client: `net` (default: Sluice\'s lean node:net transport) or `undici`. https upstreams always use undici.' },
   dns_resolver: { type: 'list', default: '', doc: 'Nameservers (`ip[:port]`, port 53 by default), comma-separated, for balancer targets and service hosts; empty: those of /etc/resolv.conf.' },
   dns_hostsfile: { type: 'string', default: '/etc/hosts', doc: 'Hosts file, read once at start; its names answer before any DNS query (`localhost` always resolves).' },
   dns_order: { type: 'list', default: 'LAST,SRV,A,CNAME', doc: 'Record types tried in order (`LAST`: the type that last answered for the name; also `AAAA`).' },

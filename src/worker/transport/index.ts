@@ -15,7 +15,7 @@ export function createTransport (kind: TransportKind, target: TransportTarget, o
   return new UndiciTransport(target, options)
 }
 
-/** `upstream_transport` as configured: anything but `net` means undici (the default). */
+/** `upstream_transport` as configured: anything but `undici` means net (the default). */
 export function parseTransportKind (v: unknown): TransportKind {
-  return typeof v === 'string' && v.trim().toLowerCase() === 'net' ? 'net' : 'undici'
+  return typeof v === 'string' && v.trim().toLowerCase() === 'undici' ? 'undici' : 'net'
 }
