@@ -14,19 +14,17 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { OAuth2EndpointCall, OAuth2Reply, OAuth2Request, OAuth2Response, TokenInfo } from './messages.ts'
+import { PendingCalls } from '../../worker/primary-calls.ts'
 
-const REQUEST_TIMEOUT_MS = 15_000
 const MAX_ENTRIES = 10_000
 
-interface Waiting { resolve (r: OAuth2Reply & { kind: 'result' }): void; reject (e: Error): void; timer: NodeJS.Timeout }
 interface Cached { info: TokenInfo | null; until: number }
 
 const data = (workerData ?? {}) as { workerId?: number; config?: { dbUpdateFrequencyMs?: unknown } }
 const workerId = typeof data.workerId === 'number' ? data.workerId : 0
 const staleMs = typeof data.config?.dbUpdateFrequencyMs === 'number' && data.config.dbUpdateFrequencyMs > 0 ? data.config.dbUpdateFrequencyMs : 5000
 
-let seq = 0
-const waiting = new Map<number, Waiting>()
+const calls = new PendingCalls<OAuth2Reply & { kind: 'result' }>('oauth2')
 const cache = new Map<string, Cached>()
 const inflight = new Map<string, Promise<TokenInfo | null>>()
 let generation = 0
@@ -36,15 +34,7 @@ type Request = { op: 'token' | 'authorize' } & OAuth2EndpointCall | { op: 'looku
 function ask (req: Request): Promise<OAuth2Reply & { kind: 'result' }> {
   const port = parentPort
   if (port === null) return Promise.reject(new Error('oauth2: not running in a worker thread'))
-  const s = ++seq
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      waiting.delete(s)
-      reject(new Error('oauth2: the primary did not answer'))
-    }, REQUEST_TIMEOUT_MS)
-    waiting.set(s, { resolve, reject, timer })
-    port.postMessage({ type: 'oauth2', workerId, seq: s, ...req } as OAuth2Request)
-  })
+  return calls.call((seq) => { port.postMessage({ type: 'oauth2', workerId, seq, ...req } as OAuth2Request) })
 }
 
 /** worker/main.ts: every `oauth2-reply` from the primary. */
@@ -58,12 +48,7 @@ export function onOAuth2Reply (msg: OAuth2Reply): void {
     }
     return
   }
-  const w = waiting.get(msg.seq)
-  if (w === undefined) return
-  waiting.delete(msg.seq)
-  clearTimeout(w.timer)
-  if (msg.error !== undefined) w.reject(new Error(msg.error))
-  else w.resolve(msg)
+  calls.settle(msg)
 }
 
 /** The token endpoint or the authorization endpoint, run by the primary. */

@@ -6,16 +6,12 @@
  */
 import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { SessionChannel, SessionMetadata, SessionReply, SessionRequest } from './messages.ts'
-
-const REQUEST_TIMEOUT_MS = 15_000
-
-interface Waiting { resolve (r: SessionReply): void; reject (e: Error): void; timer: NodeJS.Timeout }
+import { PendingCalls } from '../../worker/primary-calls.ts'
 
 const data = (workerData ?? {}) as { workerId?: number }
 const workerId = typeof data.workerId === 'number' ? data.workerId : 0
 
-let seq = 0
-const waiting = new Map<number, Waiting>()
+const calls = new PendingCalls<SessionReply>('session')
 let port: MessagePort | null = null
 
 function channel (): MessagePort {
@@ -31,12 +27,7 @@ function channel (): MessagePort {
 }
 
 function onReply (msg: SessionReply): void {
-  const w = waiting.get(msg.seq)
-  if (w === undefined) return
-  waiting.delete(msg.seq)
-  clearTimeout(w.timer)
-  if (msg.error !== undefined) w.reject(new Error(msg.error))
-  else w.resolve(msg)
+  calls.settle(msg)
 }
 
 type Op = SessionRequest extends infer R ? R extends { seq: number } ? Omit<R, 'seq'> : never : never
@@ -44,15 +35,7 @@ type Op = SessionRequest extends infer R ? R extends { seq: number } ? Omit<R, '
 function ask (op: Op): Promise<SessionReply> {
   let p: MessagePort
   try { p = channel() } catch (err) { return Promise.reject(err) }
-  const s = ++seq
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      waiting.delete(s)
-      reject(new Error('session: the primary did not answer'))
-    }, REQUEST_TIMEOUT_MS)
-    waiting.set(s, { resolve, reject, timer })
-    p.postMessage({ seq: s, ...op } as SessionRequest)
-  })
+  return calls.call((seq) => { p.postMessage({ seq, ...op } as SessionRequest) })
 }
 
 export async function storeGet (sid: string): Promise<string | null> {
