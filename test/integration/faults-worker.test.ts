@@ -1,6 +1,8 @@
 /**
- * A worker thread that dies is replaced by the primary within a second, and the node keeps serving:
- * only requests in flight on that worker may fail.
+ * A worker thread that dies is replaced by the primary at once (no back-off: the new thread starts
+ * in the same turn as the exit is seen), and the node keeps serving: only requests in flight on
+ * that worker may fail. How long the new thread takes to boot depends on the machine's load, so
+ * the test checks the order of events, not a wall-clock bound.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -34,21 +36,23 @@ after(async () => {
   await new Promise((resolve) => upstream?.close(resolve))
 })
 
-test('faults: a crashed worker is replaced within a second and serves the current snapshot', async () => {
+test('faults: a crashed worker is replaced at once and serves the current snapshot', async () => {
   const sup = gw.primary.supervisor
   const victim = sup.workers.get(0)!
   const oldThread = victim.threadId
   const ready = once(sup, 'ready')
-  const t0 = Date.now()
+  // Right after the 'exit' event's turn, the replacement must already be starting.
+  const startedOnExit = once(sup, 'exit').then(() => new Promise<number | undefined>((resolve) => { queueMicrotask(() => { resolve(sup.workers.get(0)?.threadId) }) }))
   // The worker leaves as a crashing one would, from the supervisor's point of view: it exits while
   // the supervisor counts it as serving. (worker.terminate() cannot stand in for a crash: with uWS
   // sockets open, Node aborts the whole process on a terminated thread; see README known limits.)
   victim.thread.postMessage({ type: 'shutdown', graceMs: 0 })
+  const starting = await startedOnExit
+  assert.ok(starting !== undefined && starting !== oldThread, 'no replacement thread was started when the worker exited')
   const [id] = await ready as [number]
-  const took = Date.now() - t0
   assert.equal(id, 0)
-  assert.ok(took < 1000, `replacement took ${took} ms`)
   const replacement = sup.workers.get(0)!
+  assert.equal(replacement.threadId, starting)
   assert.notEqual(replacement.threadId, oldThread)
   assert.equal(replacement.restarts, 1)
   assert.equal(replacement.snapshotVersion, gw.primary.version())
