@@ -8,7 +8,7 @@
  *   node --import tsx autocannon/profile.ts --scenario e      1 MiB responses, 16 connections
  *   node --import tsx autocannon/profile.ts --scenario u      1 MiB uploads, 16 connections (prints only)
  *   node --import tsx autocannon/profile.ts --quick           3 s, prints only
- *   --transport net|undici   --workers N   --duration S   --top N   --keep DIR (keeps the .cpuprofile files)
+ *   --transport net|undici (default net, Sluice's default)   --workers N   --duration S   --top N   --keep DIR (keeps the .cpuprofile files)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, cpSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -22,7 +22,7 @@ const argv = process.argv.slice(2)
 const quick = argv.includes('--quick')
 const arg = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined }
 const scenario = arg('scenario') ?? 'a'
-const transport = arg('transport') ?? 'undici'
+const transport = arg('transport') ?? 'net'
 const workers = Number(arg('workers') ?? 2)
 const duration = Number(arg('duration') ?? (quick ? 2 : 10))
 const top = Number(arg('top') ?? 15)
@@ -68,7 +68,7 @@ async function main (): Promise<void> {
     // Sluice gives its workers an explicit execArgv (its TS loader only): lib/cpu-prof-workers.mjs adds
     // the profiler flags to it.
     env: { SLUICE_UPSTREAM_TRANSPORT: transport, SLUICE_BENCH_CPU_PROF: dir },
-    nodeArgs: ['--max-semi-space-size=32', '--import', join(ROOT, 'autocannon/lib/cpu-prof-workers.mjs')],
+    nodeArgs: ['--import', join(ROOT, 'autocannon/lib/cpu-prof-workers.mjs')],
   })
   let requests: Req[] = [{ path: '/hello' }]
   if (scenario === 'd') {
@@ -115,6 +115,7 @@ async function main (): Promise<void> {
     ...rows.map(([k, us]) => `| \`${k}\` | ${(100 * us / active).toFixed(1)} % | ${perReq(us)} |`)].join('\n')
   say(`\n${files.length} profiles (${workers} busiest used), busy ${(active / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s sampled\n${table}`)
   if (quick || scenario === 'u') { say('(--quick or uploads: BENCHMARKS.md not written)'); return }
+  // Sections: profile-<scenario>[-net] (undici's keep the names they had before net became the default).
   const id = `autocannon/profile-${scenario}${transport !== 'undici' ? `-${transport}` : ''}`
   writeSection(join(ROOT, 'BENCHMARKS.md'), id, `## CPU profile, scenario (${scenario}), ${transport} (autocannon/profile.ts)
 
