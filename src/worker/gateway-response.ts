@@ -57,7 +57,7 @@ function writeCorked (): void {
     for (let i = 0; i < list.length; i += 2) {
       const k = list[i]!
       if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue
-      res.writeHeader(k, wireValue(list[i + 1]!))
+      res.writeHeader(k, list[i + 1]!)
     }
   }
   writeGatewayHeaders(ctx, wProxied)
@@ -128,7 +128,7 @@ export function sendListResponse (ctx: RequestContext, statusIn: number, body: s
 /** Merges `headers` (flat, any case) into the staged response headers, replacing same names. */
 function mergeHeaders (ctx: RequestContext, headers: FlatHeaders | readonly string[] | null): string[] {
   const list = ctx.respHeaders ?? (ctx.respHeaders = [])
-  if (headers !== null) for (let i = 0; i < headers.length; i += 2) listSet(list, lowerName(headers[i]!), headers[i + 1]!)
+  if (headers !== null) for (let i = 0; i < headers.length; i += 2) listSet(list, lowerName(headers[i]!), wireValue(headers[i + 1]!))
   return list
 }
 

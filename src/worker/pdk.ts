@@ -11,7 +11,7 @@ import { realRemoteAddr } from './client-ip.ts'
 import type { RequestContext } from './context.ts'
 import { cappedHeaders } from './edge.ts'
 import { sendExit, sendPluginError } from './gateway-response.ts'
-import { listClear, listGet, listGetAll, listSet, lowerName } from './header-list.ts'
+import { listClear, listGet, listGetAll, listSet, lowerName, wireValue } from './header-list.ts'
 import { readPluginBody } from './proxy.ts'
 import { encodeQuery, parseQuery, removeQueryArg } from './query-args.ts'
 import { nginxHost } from './upstream-request.ts'
@@ -163,12 +163,14 @@ export function getResponseHeaders (ctx: RequestContext): FlatHeaders {
   return out
 }
 
+// A plugin's value is made safe for the wire where it comes in (CR/LF escaped, header-list.ts
+// wireValue): upstream values come from a strict parser, so the writers need no check per response.
 export function setResponseHeader (ctx: RequestContext, name: string, value: string): void {
-  listSet(ctx.respHeaders ??= [], lowerName(name), value)
+  listSet(ctx.respHeaders ??= [], lowerName(name), wireValue(value))
 }
 
 export function addResponseHeader (ctx: RequestContext, name: string, value: string): void {
-  (ctx.respHeaders ??= []).push(lowerName(name), value)
+  (ctx.respHeaders ??= []).push(lowerName(name), wireValue(value))
 }
 
 export function clearResponseHeader (ctx: RequestContext, name: string): void {

@@ -25,7 +25,7 @@ import { SERVER_TOKEN } from '../common/meta.ts'
 import { FRAME_CHUNKED, FRAME_LENGTH, FRAME_NONE, ST_STREAMING, type RequestContext } from './context.ts'
 import { statusLine } from './error-bodies.ts'
 import { needsFilteredPath } from './gateway-response.ts'
-import { listGet, wireValue } from './header-list.ts'
+import { listGet } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
 import { closeClient, VIA_TOKEN, writeDebugHeaders } from './responses.ts'
@@ -67,18 +67,13 @@ function num (n: number): string {
 /**
  * The whole head goes out in one native call: the first field's name is writeHeader's name, and
  * the others follow in its value as whole field lines (uWS writes `name: value\r\n` as given).
- * Upstream and plugin values pass through `field`, which escapes CR and LF as %0D / %0A (as
- * OpenResty's header setters do), so no value can end its line early; Kong's own values are
- * constants, digits, hex, or a Via built from parsed values.
+ * No value holds CR or LF: upstream values come from a strict parser (undici's llhttp, the net
+ * transport's), plugin values are escaped where they enter (pdk.ts, header-list.ts wireValue), and
+ * Kong's own are constants, digits, hex, or a Via built from parsed values.
  */
 let kName = ''
 let kValue = ''
 function kongHeader (name: string, value: string): void {
-  if (kName === '') { kName = name; kValue = value } else kValue += '\r\n' + name + ': ' + value
-}
-
-function field (name: string, value: string): void {
-  value = wireValue(value)
   if (kName === '') { kName = name; kValue = value } else kValue += '\r\n' + name + ': ' + value
 }
 
@@ -126,7 +121,7 @@ function writeHeadList (ctx: RequestContext): void {
     if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue
     if (name === 'via' && hdrVia) { via = via === null ? v : `${via}, ${v}`; continue }
     if (name === 'server') hasServer = true
-    field(name, v)
+    kongHeader(name, v)
   }
   writeKongHeaders(ctx, via, hasServer)
 }
@@ -154,8 +149,8 @@ function writeHead (ctx: RequestContext): void {
     if (listed !== null && listed.includes(name)) continue
     if (name === 'via' && s.hdrVia) { via = typeof v === 'string' ? v : v.join(', '); continue }
     if (name === 'server') hasServer = true
-    if (typeof v === 'string') field(name, v)
-    else for (let i = 0; i < v.length; i++) field(name, v[i]!)
+    if (typeof v === 'string') kongHeader(name, v)
+    else for (let i = 0; i < v.length; i++) kongHeader(name, v[i]!)
   }
   writeKongHeaders(ctx, via, hasServer)
   ctx.resHeadersSent = headers
