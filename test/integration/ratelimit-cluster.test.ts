@@ -37,7 +37,7 @@ test('rate-limiting cluster: 3 nodes x 2 workers, one database', async (t) => {
     assert.ok(total <= L, `admitted ${total} > ${L}`)
     assert.ok(total >= Math.ceil(0.98 * L), `admitted ${total} < 98% of ${L}`)
     // What the table says once every node flushed its last delta.
-    await new Promise((resolve) => setTimeout(resolve, 400))
+    await Promise.all(nodes.map((g) => g.primary.rateLimit.drain()))
     const row = (await db.pool.query<{ value: number; reserved: number; lim: number }>(
       "select value, reserved, lim from ratelimiting_metrics where identifier = $1 and period = 'hour'", [id])).rows[0]!
     assert.equal(row.value, total)
@@ -65,7 +65,7 @@ test('rate-limiting cluster: 3 nodes x 2 workers, one database', async (t) => {
     assert.deepEqual(results.flat().filter((s) => s !== 200 && s !== 429), [])
     assert.ok(total <= L, `admitted ${total} > ${L}`)
     assert.ok(total >= Math.ceil(0.98 * L), `admitted ${total} < 98% of ${L}`)
-    await new Promise((resolve) => setTimeout(resolve, 400))
+    await Promise.all(nodes.map((g) => g.primary.rateLimit.drain()))
     const row = (await db.pool.query<{ value: number; reserved: number; lim: number }>(
       "select value, reserved, lim from ratelimiting_metrics where identifier = $1 and period = 'hour'", [id])).rows[0]!
     assert.equal(row.value, total)

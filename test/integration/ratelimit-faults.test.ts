@@ -95,7 +95,7 @@ test('rate-limiting cluster: the database goes away and comes back', async (t) =
     // The 3 admitted during the outage used the limit up: no fresh quota after recovery.
     const small = await get(gw, '/small', h)
     assert.equal(small.status, 429)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await gw.primary.rateLimit.drain()
     const rows = await db.pool.query<{ value: number; reserved: number; lim: number }>(
       "select value, reserved, lim from ratelimiting_metrics where identifier = $1 and period = 'day' order by lim", [id])
     assert.deepEqual(rows.rows.map((x) => x.value).sort((x, y) => x - y), [2, 3, 32])

@@ -10,8 +10,10 @@ import { S_AVAIL, S_DEMAND, S_GEN } from '../../common/ratelimit/counter-table.t
 import { hashFinish, hashString, lanes } from '../../common/ratelimit/hash.ts'
 import type { CounterKey } from '../../common/ratelimit/keys.ts'
 import type { CounterStore, FlushResult, FlushRow } from './store.ts'
-import { RateLimitWriter } from './writer.ts'
-import { grantLimit, IDLE_TICKS, newReservation, planWant, PROVISIONAL_NODES, provisionalShare } from './reservation.ts'
+import { deltaWaitMs, RateLimitWriter } from './writer.ts'
+import {
+  BLOCK_TICKS_PLENTIFUL, DELTA_TICKS, grantLimit, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare,
+} from './reservation.ts'
 
 /** The statement's semantics (pg-store.ts), row by row. */
 class MemoryStore implements CounterStore {
@@ -128,4 +130,44 @@ test('reservation: provisional quota is never given back, and grants leave room 
     assert.equal(lim - grantLimit(lim), PROVISIONAL_NODES * provisionalShare(lim))
   }
   assert.equal(provisionalShare(1023), 0)
+})
+
+test('reservation: lazy deltas: with plentiful quota a busy counter is written about once per DELTA_TICKS, drain() puts every admission in the store', async () => {
+  const store = new MemoryStore()
+  const L = 10_000_000
+  const node = startNode(store, L)
+  const rows = (): number => store.statements
+  try {
+    // Steady load: 2 admissions per ms for 1 s at a 10 ms tick (100 ticks).
+    await drive([node], 2, 1000, () => true)
+    const written = rows()
+    const row = store.rows.get(`k|hour|${windowStart}`)!
+    // Without lazy deltas every tick with admissions writes the row (~100 statements); with them,
+    // the row goes out when quota is asked for (every ~BLOCK_TICKS_PLENTIFUL - PREFETCH_TICKS
+    // ticks) or its delta has waited DELTA_TICKS.
+    assert.ok(written <= 100 / Math.min(DELTA_TICKS, BLOCK_TICKS_PLENTIFUL - PREFETCH_TICKS) + 8, `statements ${written}`)
+    assert.ok(row.value < node.admitted, `value ${row.value} is already every admission (${node.admitted}): nothing was lazy`)
+    assert.ok(row.reserved >= node.admitted, 'reserved covers every admission')
+    await node.w.drain()
+    assert.equal(store.rows.get(`k|hour|${windowStart}`)!.value, node.admitted)
+  } finally {
+    await node.w.close()
+  }
+})
+
+test('reservation: how long a delta-only row may wait (deltaWaitMs)', () => {
+  const r = newReservation()
+  const k = key()
+  // No answer from the store yet: written at the next tick.
+  assert.equal(deltaWaitMs(k, r, 100), 0)
+  // Plentiful: DELTA_TICKS.
+  r.reserved = 100; r.lim = 1000
+  assert.equal(deltaWaitMs(k, r, 100), DELTA_TICKS * 100)
+  // Scarce (less than a quarter left to hand out): the next tick.
+  r.reserved = 800
+  assert.equal(deltaWaitMs(k, r, 100), 0)
+  // Kong's sync_rate (redis) wins either way; response-ratelimiting rows (no reservation) are never lazy.
+  assert.equal(deltaWaitMs({ ...k, syncMs: 2000 }, r, 100), 2000)
+  r.reserved = 100
+  assert.equal(deltaWaitMs({ ...k, table: 'rrl' }, r, 100), 0)
 })

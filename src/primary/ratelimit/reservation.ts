@@ -31,10 +31,18 @@
  *            given back by another node; the row is in the statement anyway
  *   any --window ended--> want 0 (deltas still flushed; the entry is dropped after DROP_AFTER_MS)
  *
- * Block size: enough for BLOCK_TICKS ticks at the admission rate seen (EWMA per tick), at least
- * the requests waiting and MIN_BLOCK, and never more than a quarter of what the store last said
- * is left (lim - reserved): early in a window nodes take big blocks, near the end small ones, so
- * the quota left stranded when demand stops is a small share of the limit.
+ * Block size: enough for BLOCK_TICKS ticks at the admission rate seen (EWMA per tick), or
+ * BLOCK_TICKS_PLENTIFUL while quota is plentiful (not scarce), at least the requests waiting and
+ * MIN_BLOCK, and never more than a quarter of what the store last said is left (lim - reserved):
+ * early in a window nodes take big blocks, near the end small ones, so the quota left stranded
+ * when demand stops is a small share of the limit.
+ *
+ * Lazy deltas: a counter's row that would carry only its usage (no want, no demand) is written at
+ * most every DELTA_TICKS while quota is plentiful (writer.ts). The bound above does not depend on
+ * `value` (reserved already covers every admission), so this only delays what other nodes see of
+ * this node's usage in their X-RateLimit-Remaining headers; when quota is scarce every delta goes
+ * out at the next tick again. The store's work per counter drops from one row per tick to about one
+ * per DELTA_TICKS under steady load.
  *
  * Provisional quota (a key's first request must not wait a tick): a node holding a *ticket* for a
  * (period, window) starts every counter of that window it creates with AVAIL = provisionalShare(lim)
@@ -61,6 +69,9 @@
 import { POOL_DIV, PROVISIONAL_NODES, provisionalShare } from '../../common/ratelimit/provisional.ts'
 
 export const BLOCK_TICKS = 8
+export const BLOCK_TICKS_PLENTIFUL = 16
+/** While quota is plentiful, a delta-only row waits up to this many ticks (writer.ts). */
+export const DELTA_TICKS = 10
 export const PREFETCH_TICKS = 4
 export const IDLE_TICKS = 5
 export const MIN_BLOCK = 16
@@ -125,7 +136,8 @@ export function planWant (r: Reservation, used: number, avail: number, demand: n
   if (demand === 0 && avail > 0 && r.rate === 0) return 0
   const left = Math.max(0, (r.reserved < 0 ? lim : Math.min(lim, r.lim) - r.reserved))
   const cap = Math.max(1, Math.ceil(left / 4))
-  const block = Math.max(demand, Math.ceil(r.rate * BLOCK_TICKS), MIN_BLOCK)
+  const ticks = r.reserved >= 0 && !scarce(r) ? BLOCK_TICKS_PLENTIFUL : BLOCK_TICKS
+  const block = Math.max(demand, Math.ceil(r.rate * ticks), MIN_BLOCK)
   return Math.min(block, cap)
 }
 

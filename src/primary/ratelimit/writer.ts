@@ -18,7 +18,9 @@
  *        is returned to AVAIL, the store is reported down in rl-totals until a flush succeeds
  *
  * Statements per second are therefore at most 1000 / tickMs per store, whatever the request
- * rate: at 20,000 req/s and the default 100 ms, 10 statements per second per node.
+ * rate: at 20,000 req/s and the default 100 ms, 10 statements per second per node. Rows per
+ * statement: a counter whose row would carry only its usage while quota is plentiful waits up to
+ * DELTA_TICKS (reservation.ts, lazy deltas); drain() writes every pending delta at once.
  */
 import { log } from '../../common/log.ts'
 import type { RlDeltas, RlInit, RlTotals } from '../../common/protocol.ts'
@@ -30,7 +32,8 @@ import { EMPTY_UUID, PG_STORE, type CounterKey, type RedisSettings, type StoreKe
 import { windowId, WINDOW_EPOCH } from '../../common/ratelimit/windows.ts'
 import { SLOT_GRACE_S } from '../../common/ratelimit/plugin-conf.ts'
 import {
-  applyResult, grantLimit, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare, TICKET_ID, type Reservation,
+  applyResult, DELTA_TICKS, grantLimit, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare, scarce, TICKET_ID,
+  type Reservation,
 } from './reservation.ts'
 import { nextWindowKey, slotHash } from './next-window.ts'
 import { PgCounterStore, type PgStoreOptions } from './pg-store.ts'
@@ -64,6 +67,16 @@ function slidingWeight (k: CounterKey, t: number): number {
 
 function entryId (key: CounterKey): string {
   return `${key.table}\u0000${key.store}\u0000${key.period}\u0000${key.windowStart}\u0000${key.serviceId}\u0000${key.routeId}\u0000${key.identifier}`
+}
+
+/**
+ * How long a counter's row may wait while it carries only usage (no want, no demand): Kong's
+ * sync_rate when set, DELTA_TICKS while its quota is plentiful (reservation.ts, lazy deltas),
+ * else 0 (the next tick). Response-ratelimiting rows reserve nothing: never lazy.
+ */
+export function deltaWaitMs (k: CounterKey, r: Reservation, tickMs: number): number {
+  if (k.syncMs > 0) return k.syncMs
+  return k.table === 'rl' && r.reserved >= 0 && !scarce(r) ? DELTA_TICKS * tickMs : 0
 }
 
 /** Fixed-window counters of the PostgreSQL store may hold provisional quota (reservation.ts). */
@@ -201,8 +214,25 @@ export class RateLimitWriter {
     return store
   }
 
-  /** One tick: plan, write, apply. Never rejects. */
-  async #flush (): Promise<void> {
+  /**
+   * Writes every pending delta now (lazy ones included) and resolves when it is in the store:
+   * for tests and tools that read the store's `value`, and for close().
+   */
+  async drain (): Promise<void> {
+    if (this.#closed) return
+    while (this.#flushing !== null) await this.#flushing
+    if (this.#timer !== null) { clearTimeout(this.#timer); this.#timer = null }
+    const p = this.#flush(true).catch((err: unknown) => {
+      log.error(`rate-limiting: flush failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    })
+    this.#flushing = p
+    await p
+    this.#flushing = null
+    if (this.#again || this.#entries.size > 0) { this.#again = false; this.#kick() }
+  }
+
+  /** One tick: plan, write, apply. Never rejects. `all`: no lazy delta waits. */
+  async #flush (all = false): Promise<void> {
     const t0 = Date.now()
     this.#lastStart = t0
     const byStore = new Map<StoreKey, Pending[]>()
@@ -236,10 +266,13 @@ export class RateLimitWriter {
       }
       const refresh = e.res.refresh && t0 - e.lastWrite >= IDLE_TICKS * this.tickMs
       if (delta === 0 && want === 0 && touched === 0 && demand === 0 && !refresh) continue
-      // sync_rate: a counter that needs no quota waits for its own interval (its delta accumulates).
-      if (want === 0 && demand === 0 && !refresh && e.key.syncMs > 0 && t0 - e.lastWrite < e.key.syncMs && open) {
-        if (touched !== 0) t.store(e.slot, S_TOUCHED, 1)
-        continue
+      // A counter that needs no quota waits for its own interval (its delta accumulates): Kong's
+      // sync_rate, or DELTA_TICKS while quota is plentiful (lazy deltas, reservation.ts).
+      if (want === 0 && demand === 0 && !refresh && open && !all) {
+        if (t0 - e.lastWrite < deltaWaitMs(e.key, e.res, this.tickMs)) {
+          if (touched !== 0) t.store(e.slot, S_TOUCHED, 1)
+          continue
+        }
       }
       e.lastWrite = t0
       const weight = e.key.prevStart === null ? 0 : slidingWeight(e.key, t0)
@@ -411,7 +444,7 @@ export class RateLimitWriter {
     if (this.#logTimer !== null) { clearInterval(this.#logTimer); this.#logTimer = null }
     if (this.#flushing !== null) await this.#flushing
     this.#closed = true
-    if (this.#entries.size > 0) await this.#flush()
+    if (this.#entries.size > 0) await this.#flush(true)
     for (const s of this.#stores.values()) if (s !== null) await s.close()
     this.#stores.clear()
   }
