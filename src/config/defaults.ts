@@ -76,6 +76,7 @@ export const CONFIG_KEYS = {
   router_flavor: { type: 'string', default: 'traditional_compatible', oneOf: ['traditional', 'traditional_compatible', 'expressions'], doc: 'Router semantics; Sluice implements traditional_compatible (traditional is served the same way).' },
   allow_debug_header: { type: 'boolean', default: 'off', doc: 'A request with a `Kong-Debug` header (any value) gets `Kong-Route-Id`/`-Name` and `Kong-Service-Id`/`-Name` (names when set) on its response once a route matched; none on a 404, only the route ones on a 503 for a route without a service.' },
   plugins: { type: 'list', default: 'bundled', doc: 'Plugins that may be configured.' },
+  vault_env_prefix: { type: 'string', default: '', doc: 'Prefix of the environment variable a `{vault://env/...}` reference reads (Kong key): with `SECRETS_`, `{vault://env/db-password}` reads `SECRETS_DB_PASSWORD` (`-` read as `_`, upper-cased). A reference\'s `?prefix=` overrides it; a `vaults` entity\'s own `config.prefix` applies to references by that entity\'s prefix instead. Empty: no prefix. Set in kong.conf or as `KONG_VAULT_ENV_PREFIX` / `SLUICE_VAULT_ENV_PREFIX`; takes effect on restart.' },
   drain_timeout: { type: 'integer', default: '10000', min: 0, doc: 'ms to let in-flight requests finish on stop/reload.' },
   node_id: { type: 'string', default: '', doc: 'Node UUID; generated into <prefix>/node.id when empty.' },
 } as const satisfies Record<string, KeySpec>

@@ -16,6 +16,7 @@ import { configHash, EMPTY_CONFIG_HASH, toTable, unserialize, type Table } from 
 import { buildExport, exportedTables, exportRow, toYaml, type ExportRow } from './export.ts'
 import { MemoryStore } from './store.ts'
 import { resolveTables } from '../vault/tables.ts'
+import type { NodeVaultConfigs } from '../vault/installed.ts'
 
 export interface LoadInput {
   /** The configuration text (a file, a body, a `config` field). */
@@ -35,6 +36,8 @@ export interface LoadInput {
   respond?: boolean
   /** `?check_hash=1`: the hash now served; the same configuration answers 304. */
   checkHash?: string
+  /** The node's vault settings (vault/installed.ts `nodeVaultConfigs`); none: those of the environment alone. */
+  vaultConfigs?: NodeVaultConfigs
 }
 
 export interface LoadSuccess {
@@ -205,7 +208,7 @@ export function runLoad (input: LoadInput): LoadOutput {
   if (isEmpty(flat)) hash = EMPTY_CONFIG_HASH
   const tables = snapshotTables(flat)
   // the workers get secrets, not references (the store puts the references back for the Admin API)
-  const bytes = encodeTables(resolveTables(tables), input.version, hash)
+  const bytes = encodeTables(resolveTables(tables, input.vaultConfigs), input.version, hash)
   const counts: Record<string, number> = {}
   for (const [t, rows] of flat.entities) counts[t] = rows.length
   const out: LoadSuccess = {

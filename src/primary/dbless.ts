@@ -42,6 +42,7 @@ import { registerNodeSources } from '../metrics/registry.ts'
 import { targetHealthSamples } from '../metrics/target-health.ts'
 import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { NodeHealth } from './health/node.ts' // upstream health
+import { nodeVaultConfigs } from '../vault/installed.ts'
 import { dnsOptionsFromConfig } from '../common/dns.ts'
 
 /** How long POST /config waits for every worker to serve the new configuration. */
@@ -99,8 +100,10 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     ops.attach(supervisor)
     shutdown.push(() => ops.close())
 
-    const load = async (input: Omit<LoadInput, 'version' | 'enabledPlugins'>): Promise<LoadOutput> =>
-      await declarative.load({ ...input, version: ++nextVersion, enabledPlugins: plugins })
+    // references by vault name ({vault://env/...}) start from the node's vault_env_prefix
+    const vaultConfigs = nodeVaultConfigs(config.raw)
+    const load = async (input: Omit<LoadInput, 'version' | 'enabledPlugins' | 'vaultConfigs'>): Promise<LoadOutput> =>
+      await declarative.load({ ...input, version: ++nextVersion, enabledPlugins: plugins, vaultConfigs })
 
     const toServed = (out: Extract<LoadOutput, { ok: true }>): Served => ({
       built: { version: out.version, hash: out.snapshotHash, bytes: out.bytes, buildMs: out.buildMs },

@@ -34,6 +34,7 @@ import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { OAuth2Primary } from '../plugins/oauth2/primary.ts'
 import { SessionStore } from './session-store.ts'
 import { LOG_LEVEL_EVENT, NodeLogLevel } from './log-level.ts'
+import { nodeVaultConfigs } from '../vault/installed.ts'
 
 export interface PrimaryHandle {
   nodeId: string
@@ -72,7 +73,8 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
   }
   try {
     const cache = new ConfigCache()
-    const builder = new SnapshotBuilder()
+    // references by vault name ({vault://env/...}) start from the node's vault_env_prefix (kong.conf < KONG_ < SLUICE_)
+    const builder = new SnapshotBuilder({ vaults: nodeVaultConfigs(config.raw) })
     let version = 0
     let built: BuiltSnapshot | null = null
     // `let`: a reload swaps in a new worker generation (reload.ts); every use below reads the current one.

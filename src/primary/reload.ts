@@ -32,6 +32,7 @@ export const RESTART_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   'pg_timeout', 'pg_max_concurrent_queries', 'pg_embedded_port', 'db_update_frequency',
   'admin_listen', 'admin_gui_url', 'status_listen', 'nginx_admin_client_max_body_size', 'plugins',
   'admin_access_log', 'admin_error_log', 'status_access_log', 'status_error_log',
+  'vault_env_prefix', // the primary dereferences vault references when it builds snapshots
 ])
 
 export interface ReloadPlan {

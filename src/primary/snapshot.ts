@@ -16,6 +16,7 @@ import type { EntityChange, GenericRow, RouteRow, ServiceRow, Snapshot } from '.
 import { encodeDelta, encodeSnapshot, decodeSnapshot } from '../common/codec.ts'
 import { SNAPSHOT_TABLES, type ConfigCache, type Row } from './config-cache.ts'
 import { ReferenceTables } from '../vault/tables.ts'
+import type { NodeVaultConfigs } from '../vault/installed.ts'
 import { restoreRow } from '../vault/refs.ts'
 
 const byId = (a: Row, b: Row): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
@@ -80,7 +81,15 @@ export class SnapshotBuilder {
   }
 
   // Vault references are dereferenced in what the workers get; the hash is of the rows as stored.
-  readonly #refs = new ReferenceTables()
+  readonly #refs: ReferenceTables
+
+  /**
+   * `vaults`: the node's vault settings (vault/installed.ts `nodeVaultConfigs` of the loaded
+   * configuration: `vault_env_prefix`); none: those of the environment alone.
+   */
+  constructor (opts: { vaults?: NodeVaultConfigs } = {}) {
+    this.#refs = new ReferenceTables(opts.vaults)
+  }
 
   #capture (cache: ConfigCache): Array<[string, Row[]]> {
     this.#refs.useVaults(cache.rows('vaults'))

@@ -23,22 +23,44 @@ export function vaultSubschemas (): Record<string, Subschema> {
   return out
 }
 
+/** Per installed vault name, the configuration a reference by that name starts from. */
+export type NodeVaultConfigs = Readonly<Record<string, Readonly<Record<string, unknown>>>>
+
+/** A node setting of a vault (kong/pdk/vault.lua): `vault_<name>_<field>`, `-` read as `_`. */
+export function vaultSettingKey (vault: string, field: string): string {
+  return `vault_${vault}_${field}`.replace(/-/g, '_').toLowerCase()
+}
+
 /**
- * The configuration a reference by vault name starts from: Kong's `vault_<name>_<field>`
- * settings, read here from the environment (`KONG_VAULT_ENV_PREFIX`, or `SLUICE_VAULT_ENV_PREFIX`,
- * which wins), `-` in names read as `_`. Values that do not pass the field's checks are left out
- * when a reference is resolved.
+ * The configuration a reference by vault name starts from: Kong's `vault_<name>_<field>` settings
+ * (`vault_env_prefix`). `settings` holds kong.conf keys as the configuration loader layers them
+ * (config/load.ts `Config.raw`: kong.conf < KONG_* < SLUICE_*); an empty value is unset, as Kong's
+ * NONE. Without it (code that has no loaded configuration), the environment alone is read as the
+ * loader reads it. Values that do not pass the field's checks are left out when a reference is
+ * resolved.
  */
-export function nodeVaultConfigs (env: NodeJS.ProcessEnv = process.env): Record<string, Record<string, unknown>> {
+export function nodeVaultConfigs (settings: Readonly<Record<string, string | undefined>> = vaultSettingsFromEnv(process.env)): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {}
   for (const v of VAULTS.values()) {
     const conf: Record<string, unknown> = {}
     for (const field of Object.keys(v.configFields)) {
-      const key = `VAULT_${v.name}_${field}`.replace(/-/g, '_').toUpperCase()
-      const value = env[`SLUICE_${key}`] ?? env[`KONG_${key}`]
-      if (value !== undefined) conf[field] = value
+      const value = settings[vaultSettingKey(v.name, field)]?.trim()
+      if (value !== undefined && value !== '') conf[field] = value
     }
     out[v.name] = conf
+  }
+  return out
+}
+
+/** The `vault_<name>_<field>` settings the environment gives: `SLUICE_VAULT_ENV_PREFIX` over `KONG_VAULT_ENV_PREFIX`. */
+export function vaultSettingsFromEnv (env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const v of VAULTS.values()) {
+    for (const field of Object.keys(v.configFields)) {
+      const key = vaultSettingKey(v.name, field)
+      const value = env[`SLUICE_${key.toUpperCase()}`] ?? env[`KONG_${key.toUpperCase()}`]
+      if (value !== undefined) out[key] = value
+    }
   }
   return out
 }

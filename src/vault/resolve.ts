@@ -6,7 +6,7 @@
  * the strategy's answer is the secret, or, with a key, that key of the JSON object it holds.
  */
 import { validateField } from '../db/schema/validate-field.ts'
-import { nodeVaultConfigs, vaultStrategy } from './installed.ts'
+import { nodeVaultConfigs, vaultStrategy, type NodeVaultConfigs } from './installed.ts'
 import { parseReference } from './reference.ts'
 
 /** The part of a `vaults` row dereferencing needs. */
@@ -18,14 +18,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 export class VaultResolver {
   readonly #byPrefix = new Map<string, VaultEntity>()
-  readonly #base: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  readonly #base: NodeVaultConfigs
 
   /**
    * `entities`: the `vaults` rows; `baseConfigs`: per installed vault name, the configuration a
-   * reference by name starts from (Kong's `vault_<name>_<field>` settings; by default from the
-   * environment, installed.ts `nodeVaultConfigs`).
+   * reference by name starts from (Kong's `vault_<name>_<field>` settings: installed.ts
+   * `nodeVaultConfigs` of the node's configuration; by default of the environment alone).
    */
-  constructor (entities: Iterable<VaultEntity>, baseConfigs: Readonly<Record<string, Readonly<Record<string, unknown>>>> = nodeVaultConfigs()) {
+  constructor (entities: Iterable<VaultEntity>, baseConfigs: NodeVaultConfigs = nodeVaultConfigs()) {
     for (const v of entities) if (typeof v.prefix === 'string') this.#byPrefix.set(v.prefix, v)
     this.#base = baseConfigs
   }

@@ -8,6 +8,7 @@
 import { log } from '../common/log.ts'
 import { getSchema } from '../db/schema/registry.ts'
 import { referencesOf, resolveRow, schemaHoldsReferences } from './refs.ts'
+import type { NodeVaultConfigs } from './installed.ts'
 import { VaultResolver, type VaultEntity } from './resolve.ts'
 
 type Row = Record<string, unknown> & { id: string }
@@ -15,9 +16,19 @@ type Row = Record<string, unknown> & { id: string }
 const warn = (reference: string, error: string): void => { log.warn(`unable to resolve reference ${reference} (${error})`) }
 
 export class ReferenceTables {
+  readonly #base: NodeVaultConfigs | undefined
   #signature: string | null = null
-  #resolver = new VaultResolver([])
+  #resolver: VaultResolver
   #memo = new WeakMap<object, Row>()
+
+  /**
+   * `baseConfigs`: the node's `vault_<name>_<field>` settings (installed.ts `nodeVaultConfigs`
+   * of the loaded configuration); none: those of the environment alone.
+   */
+  constructor (baseConfigs?: NodeVaultConfigs) {
+    this.#base = baseConfigs
+    this.#resolver = new VaultResolver([], baseConfigs)
+  }
 
   /** Takes the configuration's `vaults` rows; true when they differ from the last ones given. */
   useVaults (rows: readonly Record<string, unknown>[]): boolean {
@@ -27,7 +38,7 @@ export class ReferenceTables {
     const signature = JSON.stringify(entities)
     if (signature === this.#signature) return false
     this.#signature = signature
-    this.#resolver = new VaultResolver(entities)
+    this.#resolver = new VaultResolver(entities, this.#base)
     this.#memo = new WeakMap()
     return true
   }
@@ -60,9 +71,12 @@ export class ReferenceTables {
   }
 }
 
-/** Every table of a configuration dereferenced with its own `vaults` rows (DB-less loads). */
-export function resolveTables<T extends Row> (tables: Record<string, T[]>): Record<string, T[]> {
-  const r = new ReferenceTables()
+/**
+ * Every table of a configuration dereferenced with its own `vaults` rows and the node's vault
+ * settings (DB-less loads).
+ */
+export function resolveTables<T extends Row> (tables: Record<string, T[]>, baseConfigs?: NodeVaultConfigs): Record<string, T[]> {
+  const r = new ReferenceTables(baseConfigs)
   r.useVaults(tables.vaults ?? [])
   const out: Record<string, T[]> = {}
   for (const [t, rows] of Object.entries(tables)) out[t] = r.rows(t, rows)

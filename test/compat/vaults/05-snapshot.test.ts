@@ -14,7 +14,7 @@ import { ConfigCache, type Row } from '../../../src/primary/config-cache.ts'
 import { SnapshotBuilder, loadLastGood, saveLastGood } from '../../../src/primary/snapshot.ts'
 import { decodeDelta, decodeSnapshot } from '../../../src/common/codec.ts'
 import { VaultResolver } from '../../../src/vault/resolve.ts'
-import { nodeVaultConfigs } from '../../../src/vault/installed.ts'
+import { nodeVaultConfigs, vaultSettingsFromEnv } from '../../../src/vault/installed.ts'
 
 const set: string[] = []
 function setenv (k: string, v: string): void { process.env[k] = v; set.push(k) }
@@ -106,14 +106,14 @@ test('the last-good file gives back the rows as stored', async () => {
 })
 
 test('references by vault name start from the node\'s vault_env_prefix (KONG_ / SLUICE_VAULT_ENV_PREFIX)', () => {
-  assert.deepEqual(nodeVaultConfigs({ KONG_VAULT_ENV_PREFIX: 'K_', SLUICE_VAULT_ENV_PREFIX: 'S_' }), { env: { prefix: 'S_' } })
-  assert.deepEqual(nodeVaultConfigs({ KONG_VAULT_ENV_PREFIX: 'K_' }), { env: { prefix: 'K_' } })
+  assert.deepEqual(nodeVaultConfigs(vaultSettingsFromEnv({ KONG_VAULT_ENV_PREFIX: 'K_', SLUICE_VAULT_ENV_PREFIX: 'S_' })), { env: { prefix: 'S_' } })
+  assert.deepEqual(nodeVaultConfigs(vaultSettingsFromEnv({ KONG_VAULT_ENV_PREFIX: 'K_' })), { env: { prefix: 'K_' } })
   setenv('NODEPFX_SECRET', 'with-prefix')
   setenv('SECRET', 'bare')
-  const r = new VaultResolver([], nodeVaultConfigs({ KONG_VAULT_ENV_PREFIX: 'NODEPFX_' }))
+  const r = new VaultResolver([], nodeVaultConfigs(vaultSettingsFromEnv({ KONG_VAULT_ENV_PREFIX: 'NODEPFX_' })))
   assert.deepEqual(r.get('{vault://env/secret}'), { ok: true, value: 'with-prefix' })
   assert.deepEqual(r.get('{vault://env/secret?prefix=_}'), { ok: false, error: 'could not get value from external vault (no value found)' })
   // a vault entity's own config, not the node's, applies to references by its prefix
-  const e = new VaultResolver([{ prefix: 'bare-env', name: 'env', config: null }], nodeVaultConfigs({ KONG_VAULT_ENV_PREFIX: 'NODEPFX_' }))
+  const e = new VaultResolver([{ prefix: 'bare-env', name: 'env', config: null }], nodeVaultConfigs(vaultSettingsFromEnv({ KONG_VAULT_ENV_PREFIX: 'NODEPFX_' })))
   assert.deepEqual(e.get('{vault://bare-env/secret}'), { ok: true, value: 'bare' })
 })
