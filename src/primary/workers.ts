@@ -6,6 +6,13 @@
  * A worker that exits while serving is replaced at once (a crash loses only its in-flight
  * requests). One that dies before `ready` counts as a bootstrap failure: after 3 in a row the
  * supervisor gives up instead of looping, and start() rejects with the worker's error.
+ *
+ * A starting worker that answers the newest snapshot it was given with `snapshot-error` cannot
+ * serve: it does not listen until a snapshot compiles, so start() rejects at once, naming the
+ * worker and its message, instead of waiting for a `ready` that never comes. A worker that is
+ * already serving and rejects a later snapshot keeps serving the one before (worker/main.ts).
+ * When start() fails, it stops the workers it spawned the ordinary way (`shutdown`: listen
+ * sockets closed, then the thread exits) before it rejects, so nothing is left listening.
  */
 import { Worker } from 'node:worker_threads'
 import { EventEmitter } from 'node:events'
@@ -72,7 +79,14 @@ export class Supervisor extends EventEmitter {
     if (this.config.proxyListen.some((l) => l.ssl)) await ensureDefaultCert(this.config.prefix)
     const ready: Array<Promise<void>> = []
     for (let i = 0; i < this.config.workers; i++) ready.push(this.spawn(i, 0))
-    await Promise.all(ready)
+    try {
+      await Promise.all(ready)
+    } catch (err) {
+      // Workers already serving (or still starting) are drained and stopped before the failure is
+      // reported: a worker thread ended with its uWS listen sockets open takes the process down.
+      await this.stop(this.config.drainTimeoutMs)
+      throw err
+    }
   }
 
   private spawn (id: number, restarts: number): Promise<void> {
@@ -93,6 +107,13 @@ export class Supervisor extends EventEmitter {
       thread.on('message', (msg: WorkerToPrimary) => {
         this.onMessage(w, msg)
         if (msg.type === 'ready') { this.bootstrapFailures = 0; resolve() }
+        // The newest snapshot this starting worker has was refused: nothing it could listen with.
+        // (An older one refused while a newer one is on its way: the newer one may still compile.)
+        // For a replacement spawned after start() resolved, nobody awaits this: the worker waits
+        // for the next snapshot, as before.
+        else if (msg.type === 'snapshot-error' && w.state === 'starting' && msg.version >= (this.current?.version ?? 0)) {
+          reject(new Error(`worker ${id} could not start: it rejected configuration snapshot ${msg.version}: ${msg.message}`))
+        }
       })
       thread.on('error', (err) => {
         this.lastError = err.stack ?? err.message
