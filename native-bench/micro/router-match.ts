@@ -8,7 +8,11 @@
  * of routes, as under real traffic):
  * - baseline: one `Map.get` on a 10,000-entry Map keyed by host + path (the least a lookup costs);
  * - the same router built from one route (`/`): scenario (a)'s lookup;
- * - 10,000 routes: a mix of every kind, then each kind alone, then misses (404).
+ * - 10,000 routes: a mix of every kind, then each kind alone, then misses (404): the router's own
+ *   work, with its match cache turned off (matchCacheSize 0);
+ * - the match cache (src/router/match-cache.ts, default on): the mixed 1,024 requests again (all
+ *   hits after the first round), one route, and 65,536 distinct paths cycled (more than the cache
+ *   holds: every call a miss, so the row is the probe plus the cache's own cost).
  * Every request is checked to match the route it was made for before anything is timed.
  */
 import { buildRouter } from '../../src/router/traditional.ts'
@@ -30,13 +34,16 @@ export async function run (routes = arg('routes', 10_000)): Promise<MicroResult>
   const entries: Array<RouterEntry<number>> = config.routes.map((route, i) => ({ route, servicePath: null, payload: i }))
 
   const t0 = performance.now()
-  const router = buildRouter(entries)
+  const router = buildRouter(entries, { matchCacheSize: 0 })
+  const cachedRouter = buildRouter(entries)
   result.facts['build ms'] = Number((performance.now() - t0).toFixed(1))
   result.facts.routes = routes
   result.facts['compiled matchers'] = router.size
   result.facts['routes left out at build'] = router.errors.length
 
-  const one = buildRouter([{ route: { ...routeRow(0, null), hosts: null, paths: ['/'] }, servicePath: null, payload: 0 }])
+  const oneEntry = [{ route: { ...routeRow(0, null), hosts: null, paths: ['/'] }, servicePath: null, payload: 0 }]
+  const one = buildRouter(oneEntry, { matchCacheSize: 0 })
+  const oneCached = buildRouter(oneEntry)
 
   // Inputs, checked against the route each was made for.
   const mixed = sampleRoutes(routes, -1, N_INPUTS, 1)
@@ -72,8 +79,26 @@ export async function run (routes = arg('routes', 10_000)): Promise<MicroResult>
   }
   await bench(rows, g, `router, ${routes} routes, miss (404)`, () => { sink(router.match(missInputs[k++ & M]!)) })
 
+  // The match cache. Distinct inputs: the mixed requests with a varying last path segment, where
+  // the route is a prefix or regex that still matches it (hosts with /anything, and headers
+  // routes, keep their one path: they are cycled as they are).
+  const U = 65_536
+  const unique: MatchInput[] = Array.from({ length: U }, (_, i) => {
+    const base = mixedInputs[i & M]!
+    const slash = base.path.lastIndexOf('/')
+    return /\d$/.test(base.path) ? { ...base, path: `${base.path.slice(0, slash + 1)}${100000 + i}` } : base
+  })
+  const c = 'match cache'
+  await bench(rows, c, 'cached router, 1 route (scenario a)', () => { sink(oneCached.match(scenarioA)) })
+  await bench(rows, c, `cached router, ${routes} routes, mixed kinds (1,024 requests: hits)`, () => { sink(cachedRouter.match(mixedInputs[k++ & M]!)) })
+  let u = 0
+  await bench(rows, c, `router (no cache), ${routes} routes, the same 65,536 distinct paths`, () => { sink(router.match(unique[u++ & (U - 1)]!)) })
+  await bench(rows, c, `cached router, ${routes} routes, mixed kinds, 65,536 distinct paths (misses)`, () => { sink(cachedRouter.match(unique[u++ & (U - 1)]!)) })
+
   const mixedRow = rows.find((r) => r.name.endsWith('mixed kinds'))!
   result.facts['goal: mixed median < 1 us'] = mixedRow.stats.p50 < 1000
+  const hitRow = rows.find((r) => r.name.endsWith('(1,024 requests: hits)'))!
+  result.facts['mixed median with the match cache (hits) < 1 us'] = hitRow.stats.p50 < 1000
   return result
 }
 

@@ -88,6 +88,8 @@ export interface RouterOptions {
    * calls get_upstream_uri_v0); only the `traditional` flavor applies it. Default false.
    */
   pathHandlingV1?: boolean
+  /** Entries of the match cache (match-cache.ts); 0 turns it off. Default DEFAULT_CACHE_SIZE. */
+  matchCacheSize?: number
 }
 
 const HTTP_PROTOCOLS = new Set(['http', 'https', 'grpc', 'grpcs'])

@@ -10,7 +10,9 @@
  * Match (per request): normalise the path (uri.ts), hash the Host header and the path prefixes
  * in place, probe the indexes, keep the best-ranked matcher whose remaining predicates hold
  * (search.ts), then build the result (result.ts). The only allocations are the normalised path
- * when normalisation changes it, regex exec results, and the returned match.
+ * when normalisation changes it, regex exec results, and the returned match. In front of that, the
+ * match cache (match-cache.ts, as Kong's router has one): a request whose routing inputs were seen
+ * before gets the same (frozen) answer from one Map lookup.
  *
  * Patching (a config delta, `patchRouter`): a full build is the *base*; a patched router is the
  * base minus the routes that changed or went away since (their index entries are marked dead for
@@ -28,6 +30,8 @@ import { RouterIndex } from './index-probe.ts'
 import { compareRanked } from './priority.ts'
 import { buildMatch } from './result.ts'
 import { Search, type IndexEntry } from './search.ts'
+import { DEFAULT_CACHE_SIZE, MatchCache } from './match-cache.ts'
+import type { Matcher } from './compile.ts'
 import { normalizePath, normalized } from './uri.ts'
 
 export type { RouterBuildError, RouterOptions } from './compile.ts'
@@ -40,6 +44,9 @@ interface Base<T> {
   byRoute: Map<string, Array<IndexEntry<T>>> | null
   /** Generations handed out to patched routers of this base. */
   gens: number
+  /** Header names some matcher tests, and whether some matcher has snis (match cache keys). */
+  readonly headerNames: ReadonlySet<string>
+  readonly tls: boolean
 }
 
 export interface TraditionalRouter<T> extends Router<T> {
@@ -49,6 +56,23 @@ export interface TraditionalRouter<T> extends Router<T> {
   readonly base: Base<T>
   /** Number of routes taken from the base and served by the overlay instead (0: a full build). */
   readonly patched: number
+  /** The match cache, null when turned off (options.matchCacheSize = 0). */
+  readonly cache: MatchCache<T> | null
+}
+
+function routingInputs<T> (matchers: ReadonlyArray<Matcher<T>>): { headerNames: Set<string>; tls: boolean } {
+  const headerNames = new Set<string>()
+  let tls = false
+  for (const m of matchers) {
+    if (m.headers !== null) for (const h of m.headers) headerNames.add(h.name)
+    if (m.snis !== null) tls = true
+  }
+  return { headerNames, tls }
+}
+
+function newCache<T> (headerNames: Iterable<string>, tls: boolean, options?: RouterOptions): MatchCache<T> | null {
+  const size = options?.matchCacheSize ?? DEFAULT_CACHE_SIZE
+  return size > 0 ? new MatchCache<T>(headerNames, tls, size) : null
 }
 
 function finish<T> (e: IndexEntry<T>, s: Search<T>, path: string, input: MatchInput, pathSafe: boolean): RouteMatch<T> {
@@ -62,8 +86,10 @@ export function buildRouter<T> (
   const { matchers, errors } = compileEntries(entries, options)
   const index = new RouterIndex(buildIndex(matchers))
   const search = new Search<T>(index.maxKeyLength)
+  const { headerNames, tls } = routingInputs(matchers)
+  const cache = newCache<T>(headerNames, tls, options)
 
-  function match (input: MatchInput): RouteMatch<T> | null {
+  function probe (input: MatchInput): RouteMatch<T> | null {
     const path = normalizePath(input.path)
     if (path === null) return null
     const pathSafe = normalized.escapeSafe
@@ -76,8 +102,14 @@ export function buildRouter<T> (
     return result
   }
 
-  const base: Base<T> = { index, size: matchers.length, byRoute: null, gens: 0 }
-  return { match, size: matchers.length, errors, base, patched: 0 }
+  const base: Base<T> = { index, size: matchers.length, byRoute: null, gens: 0, headerNames, tls }
+  return { match: cached(cache, probe), size: matchers.length, errors, base, patched: 0, cache }
+}
+
+/** `probe` behind the cache (when there is one). */
+function cached<T> (cache: MatchCache<T> | null, probe: (input: MatchInput) => RouteMatch<T> | null): (input: MatchInput) => RouteMatch<T> | null {
+  if (cache === null) return probe
+  return (input) => cache.match(input, probe)
 }
 
 /**
@@ -114,14 +146,16 @@ export function patchRouter<T> (
     }
     deadMatchers += seen.size
   }
-  const top = buildRouter(overlay, options)
+  const top = buildRouter(overlay, { ...options, matchCacheSize: 0 })
   const index = base.index
   const search = new Search<T>(index.maxKeyLength)
   search.gen = gen
   const oIndex = top.base.index
   const oSearch = new Search<T>(oIndex.maxKeyLength)
 
-  function match (input: MatchInput): RouteMatch<T> | null {
+  const cache = newCache<T>([...base.headerNames, ...top.base.headerNames], base.tls || top.base.tls, options)
+
+  function probe (input: MatchInput): RouteMatch<T> | null {
     const path = normalizePath(input.path)
     if (path === null) return null
     const pathSafe = normalized.escapeSafe
@@ -141,5 +175,5 @@ export function patchRouter<T> (
     return result
   }
 
-  return { match, size: base.size - deadMatchers + top.size, errors: top.errors, base, patched }
+  return { match: cached(cache, probe), size: base.size - deadMatchers + top.size, errors: top.errors, base, patched, cache }
 }
