@@ -6,7 +6,6 @@
  */
 import { allSchemas, getSchema } from '../db/schema/registry.ts'
 import type { EntitySchema } from '../db/schema/types.ts'
-import { keySets, keys } from './keys.ts'
 
 export interface ForeignField { readonly field: string; readonly reference: string }
 export interface ChildLink { readonly entity: string; readonly field: string }
@@ -24,8 +23,7 @@ export interface EntityMeta {
 let cache: { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } | null = null
 
 function build (): { order: readonly string[]; meta: ReadonlyMap<string, EntityMeta> } {
-  // key sets and keys: known to the declarative format only (keys.ts)
-  const schemas = [...allSchemas(), keySets, keys]
+  const schemas = allSchemas()
   const order = topological(schemas)
   const children = new Map<string, Map<string, ChildLink>>()
   for (const s of schemas) children.set(s.name, new Map())

@@ -15,6 +15,8 @@ import { plugins } from './plugins.ts'
 import { acls, basicauthCredentials, hmacauthCredentials, jwtSecrets, keyauthCredentials } from './credentials.ts'
 import { oauth2AuthorizationCodes, oauth2Credentials, oauth2Tokens } from './oauth2.ts'
 import { vaults } from './vaults.ts'
+import { keySets } from './key-sets.ts'
+import { keys } from './keys.ts'
 
 export const ENTITIES: readonly EntitySchema[] = [
   certificates,
@@ -27,6 +29,8 @@ export const ENTITIES: readonly EntitySchema[] = [
   targets,
   plugins,
   vaults, // after the core entities, before the plugins' own, as in Kong's exports
+  keySets,
+  keys,
   keyauthCredentials,
   basicauthCredentials,
   acls,
