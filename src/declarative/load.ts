@@ -54,6 +54,8 @@ export interface LoadSuccess {
   parseMs: number
   buildMs: number
   body?: string
+  /** Rows of ADMIN_ONLY_TABLES in the Admin API's shape: the DB-less store holds them beside the snapshot. */
+  adminTables: Record<string, GenericRow[]>
 }
 
 export interface LoadFailure { ok: false; status: number; body: DeclarativeErrT | { message: string } }
@@ -82,6 +84,12 @@ function adminRow (table: string, row: Row): GenericRow {
   for (const k of Object.keys(src)) if (!Object.hasOwn(out, k) && Object.hasOwn(schema.fields, k)) out[k] = plain(src[k])
   return out
 }
+
+/**
+ * Entities the Admin API serves (and `GET /config` exports) in DB-less mode that no worker reads:
+ * they stay out of the snapshot and live in the DB-less store only. No bundled plugin uses keys.
+ */
+export const ADMIN_ONLY_TABLES: readonly string[] = ['key_sets', 'keys']
 
 /** The snapshot tables of a flattened configuration (what loadAllForSnapshot gives in DB mode). */
 export function snapshotTables (flat: Flattened, nowS = Date.now() / 1000): Record<string, GenericRow[]> {
@@ -222,14 +230,15 @@ export function runLoad (input: LoadInput): LoadOutput {
     formatVersion: flat.meta._format_version,
     parseMs,
     buildMs: performance.now() - t1,
+    adminTables: Object.fromEntries(ADMIN_ONLY_TABLES.map((t) => [t, (flat.entities.get(t) ?? []).map((r) => adminRow(t, r))])),
   }
   if (input.respond === true) out.body = responseBody(flat, tables)
   return out
 }
 
-/** GET /config: the served snapshot as Kong's export, in YAML. */
-export function exportSnapshot (bytes: Uint8Array): string {
-  const store = new MemoryStore(bytes)
+/** GET /config: the served snapshot (with the admin-only tables) as Kong's export, in YAML. */
+export function exportSnapshot (bytes: Uint8Array, adminTables: Record<string, GenericRow[]> = {}): string {
+  const store = new MemoryStore(bytes, adminTables)
   const tables = new Map<string, ExportRow[]>()
   for (const t of exportedTables()) tables.set(t, store.raw(t).map((r) => exportRow(t, r, r.expires_at as number | null | undefined)))
   return toYaml(buildExport(tables))

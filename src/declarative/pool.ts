@@ -5,6 +5,7 @@
  */
 import { Piscina } from 'piscina'
 import type { LoadInput, LoadOutput } from './load.ts'
+import type { GenericRow } from '../common/snapshot.ts'
 
 const FILE = new URL('./worker.ts', import.meta.url)
 // A .ts worker needs the tsx loader registered inside the thread on Node 20 (see worker/ts-loader.mjs).
@@ -12,8 +13,8 @@ const EXEC_ARGV = FILE.pathname.endsWith('.ts') ? ['--import', new URL('../worke
 
 export interface DeclarativePool {
   load (input: LoadInput): Promise<LoadOutput>
-  /** The snapshot as Kong's export (YAML). */
-  exportYaml (bytes: Uint8Array): Promise<string>
+  /** The snapshot, with the tables it leaves out (load.ts ADMIN_ONLY_TABLES), as Kong's export (YAML). */
+  exportYaml (bytes: Uint8Array, adminTables?: Record<string, GenericRow[]>): Promise<string>
   close (): Promise<void>
 }
 
@@ -33,7 +34,7 @@ export function createDeclarativePool (o: { databaseOff?: boolean } = {}): Decla
   })
   return {
     load: (input) => pool.run({ load: input }) as Promise<LoadOutput>,
-    exportYaml: (bytes) => pool.run({ export: bytes }) as Promise<string>,
+    exportYaml: (bytes, adminTables) => pool.run({ export: bytes, adminTables }) as Promise<string>,
     close: () => pool.destroy(),
   }
 }

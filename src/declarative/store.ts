@@ -1,8 +1,9 @@
 /**
  * The DB-less node's read-only entity store (Kong's `off` strategy over LMDB): the rows of the
- * snapshot the workers serve, for the Admin API's reads. It is built from the encoded snapshot on
- * the first read after a swap (the primary never decodes a configuration nobody reads), indexes
- * are built per table on first use, and a swap replaces the whole store at once.
+ * snapshot the workers serve, and of the tables no worker needs (key sets and keys), for the Admin
+ * API's reads. It is built from the encoded snapshot on the first read after a swap (the primary
+ * never decodes a configuration nobody reads), indexes are built per table on first use, and a
+ * swap replaces the whole store at once.
  *
  * Rows are in the Admin API's shape; expiring credentials show `ttl` as seconds left and vanish
  * once expired, as with the PostgreSQL strategy.
@@ -27,11 +28,16 @@ interface TableIndex {
 export class MemoryStore {
   readonly #bytes: Uint8Array | null
   #tables: Record<string, StoreRow[]> | null
+  readonly #adminOnly: Record<string, StoreRow[]>
   readonly #index = new Map<string, TableIndex>()
 
-  /** From encoded snapshot bytes (decoded on first read), or from rows. */
-  constructor (source: Uint8Array | Record<string, StoreRow[]> | null) {
-    if (source === null) { this.#bytes = null; this.#tables = {} } else if (source instanceof Uint8Array) { this.#bytes = source; this.#tables = null } else { this.#bytes = null; this.#tables = source }
+  /**
+   * From encoded snapshot bytes (decoded on first read), or from rows. `adminOnly`: tables the
+   * snapshot leaves out (load.ts ADMIN_ONLY_TABLES), rows as configured.
+   */
+  constructor (source: Uint8Array | Record<string, StoreRow[]> | null, adminOnly: Record<string, StoreRow[]> = {}) {
+    this.#adminOnly = adminOnly
+    if (source === null) { this.#bytes = null; this.#tables = { ...adminOnly } } else if (source instanceof Uint8Array) { this.#bytes = source; this.#tables = null } else { this.#bytes = null; this.#tables = { ...source, ...adminOnly } }
   }
 
   #all (): Record<string, StoreRow[]> {
@@ -40,7 +46,7 @@ export class MemoryStore {
       const entities: Record<string, StoreRow[]> = {}
       // rows as configured: the workers' copy holds dereferenced secrets
       for (const [t, rows] of Object.entries(s.entities as Record<string, StoreRow[]>)) entities[t] = rows.map(restoreRow)
-      this.#tables = { services: s.services as unknown as StoreRow[], routes: s.routes as unknown as StoreRow[], ...entities }
+      this.#tables = { services: s.services as unknown as StoreRow[], routes: s.routes as unknown as StoreRow[], ...entities, ...this.#adminOnly }
     }
     return this.#tables
   }

@@ -25,7 +25,7 @@ import type { ConfigInput, DeclarativeAdmin } from '../admin/routes/config.ts'
 import type { Reply } from '../admin/respond.ts'
 import { enabledPlugins, setDatabaseOff } from '../plugins/schemas.ts'
 import { countErrors, prettyPrintErrors, type DeclarativeErrT } from '../declarative/errors.ts'
-import { encodeTables, type LoadInput, type LoadOutput } from '../declarative/load.ts'
+import { encodeTables, type LoadInput, type LoadOutput, type LoadSuccess } from '../declarative/load.ts'
 import { EMPTY_CONFIG_HASH } from '../declarative/parse.ts'
 import { createDeclarativePool } from '../declarative/pool.ts'
 import { MemoryStore } from '../declarative/store.ts'
@@ -48,7 +48,7 @@ import { dnsOptionsFromConfig } from '../common/dns.ts'
 /** How long POST /config waits for every worker to serve the new configuration. */
 const SWAP_WAIT_MS = 60_000
 
-interface Served { built: BuiltSnapshot; hash: string; store: MemoryStore; counts: Record<string, number> }
+interface Served { built: BuiltSnapshot; hash: string; store: MemoryStore; counts: Record<string, number>; adminTables: LoadSuccess['adminTables'] }
 
 /** A pool object for interfaces that want one: DB-less has no database, every query fails at once. */
 function noDatabase (config: Config): Datastore {
@@ -108,7 +108,8 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     const toServed = (out: Extract<LoadOutput, { ok: true }>): Served => ({
       built: { version: out.version, hash: out.snapshotHash, bytes: out.bytes, buildMs: out.buildMs },
       hash: out.hash,
-      store: new MemoryStore(out.bytes),
+      store: new MemoryStore(out.bytes, out.adminTables),
+      adminTables: out.adminTables,
       counts: out.counts,
     })
 
@@ -123,7 +124,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     } else {
       const v = ++nextVersion
       const bytes = encodeTables({}, v, EMPTY_CONFIG_HASH)
-      served = { built: { version: v, hash: EMPTY_CONFIG_HASH, bytes, buildMs: 0 }, hash: EMPTY_CONFIG_HASH, store: new MemoryStore(null), counts: {} }
+      served = { built: { version: v, hash: EMPTY_CONFIG_HASH, bytes, buildMs: 0 }, hash: EMPTY_CONFIG_HASH, store: new MemoryStore(null), counts: {}, adminTables: {} }
     }
     version = served.built.version
     // upstream health (primary/health): node-local in DB-less mode (no cluster events)
@@ -202,7 +203,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     const admin: DeclarativeAdmin = {
       store: () => served.store,
       apply,
-      exportYaml: () => declarative.exportYaml(served.built.bytes),
+      exportYaml: () => declarative.exportYaml(served.built.bytes, served.adminTables),
     }
 
     const adminServer = await startAdmin({
