@@ -257,7 +257,7 @@ test('parameters (in every `kong config db_export` file) are validated and left 
   assert.deepEqual(fieldsOf('_format_version: "3.0"\nparameters: x\n'), { parameters: 'expected an array' })
 })
 
-test('key_sets and keys (Kong exports them): JWK or PEM keys validated, nested or by reference; left out of the workers' snapshot', () => {
+test('key_sets and keys (Kong exports them): JWK or PEM keys validated, nested or by reference; left out of the workers snapshot', () => {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const jwk = JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid: 'k1' })
