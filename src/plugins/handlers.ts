@@ -20,6 +20,8 @@ import { handler as requestTermination } from './request-termination/handler.ts'
 import { handler as requestTransformer } from './request-transformer/handler.ts'
 import { handler as responseTransformer } from './response-transformer/handler.ts'
 import { handler as redirect } from './redirect/handler.ts'
+import { handler as standardWebhooks } from './standard-webhooks/handler.ts'
+import { handler as azureFunctions } from './azure-functions/handler.ts'
 import { handler as rateLimiting } from './rate-limiting/handler.ts'
 import { handler as responseRatelimiting } from './response-ratelimiting/handler.ts'
 import { handler as proxyCache } from './proxy-cache/handler.ts'
@@ -52,6 +54,8 @@ export const HANDLERS: readonly AnyPluginHandler[] = [
   requestTransformer,
   responseTransformer,
   redirect,
+  standardWebhooks,
+  azureFunctions,
   requestTermination,
   proxyCache,
   httpLog,

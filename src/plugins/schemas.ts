@@ -25,6 +25,8 @@ import { schema as responseTransformer } from './response-transformer/schema.ts'
 import { schema as correlationId } from './correlation-id/schema.ts'
 import { schema as proxyCache } from './proxy-cache/schema.ts'
 import { schema as redirect } from './redirect/schema.ts'
+import { schema as standardWebhooks } from './standard-webhooks/schema.ts'
+import { schema as azureFunctions } from './azure-functions/schema.ts'
 import { schema as fileLog } from './file-log/schema.ts'
 import { schema as httpLog } from './http-log/schema.ts'
 import { schema as tcpLog } from './tcp-log/schema.ts'
@@ -93,6 +95,8 @@ export const PLUGINS: readonly PluginEntry[] = [
   entry('request-transformer', 801, requestTransformer),
   entry('response-transformer', 800, responseTransformer),
   entry('redirect', 779, redirect),
+  entry('standard-webhooks', 760, standardWebhooks),
+  entry('azure-functions', 749, azureFunctions),
   entry('proxy-cache', 100, proxyCache),
   entry('prometheus', 13, prometheus),
   entry('http-log', 12, httpLog),

@@ -60,6 +60,10 @@ const DEFAULTS: Record<string, [unknown, Record<string, unknown>]> = {
     response_headers: { age: true, 'X-Cache-Status': true, 'X-Cache-Key': true },
   }],
   redirect: [{ location: 'https://example.test' }, { status_code: 301, location: 'https://example.test', keep_incoming_path: false }],
+  'standard-webhooks': [{ secret_v1: 's' }, { secret_v1: 's', tolerance_second: 300 }],
+  'azure-functions': [{ appname: 'a', functionname: 'f' }, {
+    timeout: 600000, keepalive: 60000, https: true, https_verify: false, apikey: null, clientid: null, appname: 'a', hostdomain: 'azurewebsites.net', routeprefix: 'api', functionname: 'f',
+  }],
   'file-log': [{ path: '/tmp/file.log' }, { path: '/tmp/file.log', reopen: false, custom_fields_by_lua: null }],
   'http-log': [{ http_endpoint: 'http://log.test' }, {
     http_endpoint: 'http://log.test', method: 'POST', content_type: 'application/json', timeout: 10000, keepalive: 60000, retry_count: null, queue_size: null,
@@ -108,10 +112,10 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
   assert.deepEqual(prio, {
     'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, session: 1900, jwt: 1450, oauth2: 1400, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
     'ip-restriction': 990, 'request-size-limiting': 951, acl: 950, 'rate-limiting': 910, 'response-ratelimiting': 900, 'request-transformer': 801,
-    'response-transformer': 800, redirect: 779, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
+    'response-transformer': 800, redirect: 779, 'standard-webhooks': 760, 'azure-functions': 749, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
     loggly: 6, syslog: 4, 'request-termination': 2,
   })
-  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2', 'session'])
+  assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2', 'session', 'standard-webhooks'])
   assert.deepEqual(getPlugin('ip-restriction')!.defaultProtocols, ['http', 'https', 'tcp', 'tls', 'grpc', 'grpcs'])
   assert.deepEqual(getPlugin('file-log')!.defaultProtocols, ['grpc', 'grpcs', 'http', 'https'])
   assert.deepEqual(make('key-auth', {}, { protocols: ['tcp'] }).errors, { protocols: ['expected one of: grpc, grpcs, http, https'] })
@@ -119,7 +123,7 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
 })
 
 test('the plugins setting: bundled is Kong\'s list minus what Sluice lacks, off is none, unknown names are left out', () => {
-  assert.equal(enabledPlugins(['bundled']).length, 28)
+  assert.equal(enabledPlugins(['bundled']).length, 30)
   assert.deepEqual(enabledPlugins(['off']), [])
   assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ', 'ldap-auth']), ['cors', 'key-auth', 'oauth2'])
   assert.deepEqual(enabledPlugins(['bundled', 'my-custom']).includes('my-custom'), false)
