@@ -218,12 +218,28 @@ async function invoke (ctx: PluginContext, c: Prepared, body: Buffer | null): Pr
   answer(ctx, res)
 }
 
+/**
+ * The ports Kong always calls (80, 443). `SLUICE_AZURE_FUNCTIONS_PORTS=<http>,<https>` replaces
+ * them, for tests that cannot bind privileged ports; nothing else should set it.
+ */
+export function functionPorts (env: NodeJS.ProcessEnv = process.env): { http: number; https: number } {
+  const m = /^(\d{1,5}),(\d{1,5})$/.exec(env.SLUICE_AZURE_FUNCTIONS_PORTS ?? '')
+  return m === null ? { http: 80, https: 443 } : { http: Number(m[1]), https: Number(m[2]) }
+}
+
+const PORTS = functionPorts()
+
+/** `http[s]://<appname>.<hostdomain>:<port>`. */
+export function functionOrigin (c: AzureFunctionsConfig, ports = PORTS): string {
+  const https = c.https !== false
+  return `${https ? 'https' : 'http'}://${c.appname}.${c.hostdomain}:${https ? ports.https : ports.http}`
+}
+
 export const handler: PluginHandler<AzureFunctionsConfig, Prepared> = {
   name: 'azure-functions',
   priority: 749,
   prepare (c) {
-    const https = c.https !== false
-    const origin = `${https ? 'https' : 'http'}://${c.appname}.${c.hostdomain}:${https ? 443 : 80}`
+    const origin = functionOrigin(c)
     const timeout = Math.max(0, c.timeout ?? 600000)
     return {
       pool: poolFor(origin, c.https_verify === true, timeout, c.keepalive ?? 60000),

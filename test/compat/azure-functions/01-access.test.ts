@@ -1,8 +1,9 @@
 /**
  * Port of Kong's spec/03-plugins/35-azure-functions/01-access_spec.lua against a real node on
  * PostgreSQL (configured through the Admin API) and real function servers. Kong always calls
- * `<appname>.<hostdomain>` on port 80 (https = false) or 443, so the mock functions listen on
- * 127.0.0.1:80 and :443 (this needs the right to bind them) and the node's own hosts file
+ * `<appname>.<hostdomain>` on port 80 (https = false) or 443 (checked below with functionOrigin);
+ * the mock functions listen on free ports of 127.0.0.1 that the node is given in place of those
+ * (SLUICE_AZURE_FUNCTIONS_PORTS, so the test needs no right to bind privileged ports) and the node's own hosts file
  * (`dns_hostsfile`) points the function hosts there, as Kong's spec does with its DNS mock.
  *
  * Spec cases: query arguments, body, the function path (whatever the request path or the
@@ -27,6 +28,7 @@ import { startGateway, type Gateway } from '../../helpers/gateway.ts'
 import { adminCall } from '../../helpers/admin-api.ts'
 import { makeCert } from '../../helpers/tls.ts'
 import { SERVER_TOKEN } from '../../../src/common/meta.ts'
+import { functionOrigin, functionPorts, type AzureFunctionsConfig } from '../../../src/plugins/azure-functions/handler.ts'
 
 interface Echoed {
   query_args: Record<string, string | string[] | true>
@@ -73,7 +75,7 @@ function fn (req: IncomingMessage, res: ServerResponse): void {
   })
 }
 
-async function listen (t: TestContext, server: Server, port: number): Promise<void> {
+async function listen (t: TestContext, server: Server, port: number): Promise<number> {
   const sockets = new Set<Socket>()
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
   server.on('secureConnection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
@@ -83,18 +85,30 @@ async function listen (t: TestContext, server: Server, port: number): Promise<vo
     for (const s of sockets) s.destroy()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
+  return (server.address() as { port: number }).port
 }
+
+test('the function is called on port 80 (https = false) or 443, as Kong always does', () => {
+  assert.deepEqual(functionPorts({}), { http: 80, https: 443 })
+  assert.equal(functionOrigin({ ...BASE, https: false } as AzureFunctionsConfig, functionPorts({})), 'http://azure.example.test:80')
+  assert.equal(functionOrigin({ ...BASE } as AzureFunctionsConfig, functionPorts({})), 'https://azure.example.test:443')
+  assert.deepEqual(functionPorts({ SLUICE_AZURE_FUNCTIONS_PORTS: '8080,8443' }), { http: 8080, https: 8443 })
+  assert.deepEqual(functionPorts({ SLUICE_AZURE_FUNCTIONS_PORTS: 'junk' }), { http: 80, https: 443 })
+})
 
 const BASE = { appname: 'azure', hostdomain: 'example.test', routeprefix: 'request', functionname: 'test-func-name' }
 
 test('Plugin: Azure Functions (access) [#postgres]', { timeout: 90_000 }, async (t) => {
   const cert = makeCert('secure.example.test')
-  await listen(t, createHttpServer(fn), 80)
-  await listen(t, createHttpsServer({ cert: cert.cert, key: cert.key }, fn), 443)
+  const httpPort = await listen(t, createHttpServer(fn), 0)
+  const httpsPort = await listen(t, createHttpsServer({ cert: cert.cert, key: cert.key }, fn), 0)
+  // Read by the plugin in the node's worker threads (they copy this process's environment).
+  process.env.SLUICE_AZURE_FUNCTIONS_PORTS = `${httpPort},${httpsPort}`
+  t.after(() => { delete process.env.SLUICE_AZURE_FUNCTIONS_PORTS })
 
   const dir = mkdtempSync(join(tmpdir(), 'sluice-azure-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  // down.example.test: nothing listens on 127.0.0.2:80 (the functions listen on 127.0.0.1 only).
+  // down.example.test: nothing listens on 127.0.0.2 (the functions listen on 127.0.0.1 only).
   writeFileSync(join(dir, 'hosts'), '127.0.0.1 azure.example.test secure.example.test\n127.0.0.2 down.example.test\n')
   const db = await createTestDb()
   const gw: Gateway = await startGateway(db.settings, { dns_hostsfile: join(dir, 'hosts'), nginx_worker_processes: '1' })
@@ -151,7 +165,7 @@ test('Plugin: Azure Functions (access) [#postgres]', { timeout: 90_000 }, async 
   await t.test('passes the headers', async () => {
     const json = await echoed(await send('azure2.test', { path: '/and/then/some', headers: { 'Just-A-Header': 'just a value' } }))
     assert.equal(json.headers['just-a-header'], 'just a value')
-    assert.equal(json.headers.host, 'azure.example.test', 'the function host, not the client\'s')
+    assert.equal(json.headers.host, `azure.example.test:${httpPort}`, 'the function host, not the client\'s')
   })
 
   await t.test('injects the apikey and clientid', async () => {
@@ -200,11 +214,11 @@ test('Plugin: Azure Functions (access) [#postgres]', { timeout: 90_000 }, async 
     assert.equal(json.uri, '/fn/name?a=b%20c')
   })
 
-  await t.test('https by default, on port 443, certificate not verified', async () => {
+  await t.test('https by default, certificate not verified', async () => {
     const json = await echoed(await send('secure.test', { method: 'PUT', body: 'over tls' }))
     assert.equal(json.method, 'PUT')
     assert.equal(json.body, 'over tls')
-    assert.equal(json.headers.host, 'secure.example.test')
+    assert.equal(json.headers.host, `secure.example.test:${httpsPort}`)
   })
 
   await t.test('https_verify refuses a certificate the CA store does not trust: 500', async () => {
