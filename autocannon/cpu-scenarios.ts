@@ -10,7 +10,7 @@
  *          `/karl` key-auth + rate-limiting cluster, limit far above the load (d);
  *   big:   10,000 routes of five kinds + the same consumers (b: requests spread over 1,000 routes).
  * Also on the small node: `e` 1 MiB responses, `u` 1 MiB uploads (wrk's connections as given).
- * Each Sluice node runs 2 workers (undici unless --transport; `undici,net`: a pair of nodes for each,
+ * Each Sluice node runs 2 workers (net, Sluice's default, unless --transport; `undici,net`: a pair of nodes for each,
  * and the net / undici ratio per scenario). Rounds are interleaved, cells in
  * alternating order; figures are medians, ratios medians of per-round ratios.
  *
@@ -44,7 +44,7 @@ const duration = Number(arg('duration') ?? 4)
 const connections = Number(arg('connections') ?? 100)
 const scenarios = (arg('scenarios') ?? 'a,b,c,d').split(',')
 /** `undici,net`: one pair of nodes per transport, side by side. */
-const transports = (arg('transport') ?? 'undici').split(',')
+const transports = (arg('transport') ?? 'net').split(',')
 const base = arg('base')
 /** `--cpu-prof DIR`: every node of this checkout runs under `node --cpu-prof` and writes its threads' worker threads' profiles under DIR/small and DIR/big. */
 const profDir = arg('cpu-prof')
