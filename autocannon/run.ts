@@ -5,12 +5,14 @@
  *   1. autocannon/scenarios.ts    scenarios (a)-(g), p99 at half of nginx's peak, 1 vs 2 workers,
  *                                 memory per worker, upstream_transport net vs undici (issue 11)
  *   2. autocannon/profile.ts      a CPU profile of the workers under scenario (a)
+ *   2b. autocannon/cpu-scenarios.ts  scenarios (a)-(e) under wrk: req/s and CPU per request, with
+ *                                 the bare uWS + undici proxy and nginx beside (a)
  *   3. native-bench/run.ts        scenario (a) under wrk beside nginx, haproxy and the bare stack
  *   4. native-bench/micro/run-all.ts  micro-benchmarks (router match, snapshot, header copy)
  *
  *   npm run bench                    the whole suite (about 20 minutes on a busy 2-CPU machine), writes BENCHMARKS.md
  *   npm run bench -- --quick         every script in its smoke mode (about 2 minutes), writes nothing
- *   npm run bench -- --only scenarios,native   a subset (scenarios, profile, native, micro)
+ *   npm run bench -- --only scenarios,native   a subset (scenarios, profile, cpu, native, micro)
  *
  * The other scripts in this folder (ratelimit, plugin-cost, import-100k, scrape-cost, propagation)
  * measure one feature each and are run by hand. Everything listens on 127.0.0.1 and every load is
@@ -32,6 +34,7 @@ const only = onlyIdx >= 0 ? new Set(argv[onlyIdx + 1]!.split(',')) : null
 const steps: Array<{ id: string; script: string; args: string[]; nodeArgs?: string[] }> = [
   { id: 'scenarios', script: 'autocannon/scenarios.ts', args: quick ? ['--quick'] : [] },
   { id: 'profile', script: 'autocannon/profile.ts', args: quick ? ['--quick'] : [] },
+  { id: 'cpu', script: 'autocannon/cpu-scenarios.ts', args: quick ? ['--rounds', '1', '--duration', '1', '--scenarios', 'a,c'] : ['--baselines', '--rounds', '5', '--duration', '4', '--write'] },
   // The shared-machine guard of native-bench waits for a quiet machine; bounded here so that the suite ends.
   { id: 'native', script: 'native-bench/run.ts', args: quick ? ['--quick', '--duration', '2', '--max-wait', '3'] : ['--pin', '--duration', '5', '--max-wait', '90', '--retries', '1'] },
   { id: 'micro', script: 'native-bench/micro/run-all.ts', args: quick ? ['--quick'] : [], nodeArgs: ['--expose-gc'] },
