@@ -20,6 +20,9 @@ import { handler as requestTermination } from './request-termination/handler.ts'
 import { handler as requestTransformer } from './request-transformer/handler.ts'
 import { handler as responseTransformer } from './response-transformer/handler.ts'
 import { handler as redirect } from './redirect/handler.ts'
+import { handler as aiPromptTemplate } from './ai-prompt-template/handler.ts'
+import { handler as aiPromptDecorator } from './ai-prompt-decorator/handler.ts'
+import { handler as aiPromptGuard } from './ai-prompt-guard/handler.ts'
 import { handler as standardWebhooks } from './standard-webhooks/handler.ts'
 import { handler as azureFunctions } from './azure-functions/handler.ts'
 import { handler as rateLimiting } from './rate-limiting/handler.ts'
@@ -54,6 +57,9 @@ export const HANDLERS: readonly AnyPluginHandler[] = [
   requestTransformer,
   responseTransformer,
   redirect,
+  aiPromptTemplate,
+  aiPromptDecorator,
+  aiPromptGuard,
   standardWebhooks,
   azureFunctions,
   requestTermination,

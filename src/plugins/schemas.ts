@@ -25,6 +25,9 @@ import { schema as responseTransformer } from './response-transformer/schema.ts'
 import { schema as correlationId } from './correlation-id/schema.ts'
 import { schema as proxyCache } from './proxy-cache/schema.ts'
 import { schema as redirect } from './redirect/schema.ts'
+import { schema as aiPromptTemplate } from './ai-prompt-template/schema.ts'
+import { schema as aiPromptDecorator } from './ai-prompt-decorator/schema.ts'
+import { schema as aiPromptGuard } from './ai-prompt-guard/schema.ts'
 import { schema as standardWebhooks } from './standard-webhooks/schema.ts'
 import { schema as azureFunctions } from './azure-functions/schema.ts'
 import { schema as fileLog } from './file-log/schema.ts'
@@ -95,6 +98,9 @@ export const PLUGINS: readonly PluginEntry[] = [
   entry('request-transformer', 801, requestTransformer),
   entry('response-transformer', 800, responseTransformer),
   entry('redirect', 779, redirect),
+  entry('ai-prompt-template', 773, aiPromptTemplate),
+  entry('ai-prompt-decorator', 772, aiPromptDecorator),
+  entry('ai-prompt-guard', 771, aiPromptGuard),
   entry('standard-webhooks', 760, standardWebhooks),
   entry('azure-functions', 749, azureFunctions),
   entry('proxy-cache', 100, proxyCache),

@@ -36,7 +36,7 @@ describe('plugin names', () => {
   test('/plugins/enabled and GET / list the enabled plugins; enabled_in_cluster what is configured', async () => {
     assert.deepEqual((await only.json('GET', '/plugins/enabled')).json, { enabled_plugins: ['cors', 'key-auth'] })
     const all = (await a.json('GET', '/plugins/enabled')).json.enabled_plugins
-    assert.equal(all.length, 30)
+    assert.equal(all.length, 33)
     assert.ok(all.includes('request-termination') && !all.includes('pre-function'))
     const root = (await only.json('GET', '/')).json.plugins
     assert.deepEqual(root.available_on_server, { cors: { version: '3.10.0', priority: 2000 }, 'key-auth': { version: '3.10.0', priority: 1250 } })

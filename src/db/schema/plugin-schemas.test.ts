@@ -60,6 +60,9 @@ const DEFAULTS: Record<string, [unknown, Record<string, unknown>]> = {
     response_headers: { age: true, 'X-Cache-Status': true, 'X-Cache-Key': true },
   }],
   redirect: [{ location: 'https://example.test' }, { status_code: 301, location: 'https://example.test', keep_incoming_path: false }],
+  'ai-prompt-template': [{ templates: [{ name: 'n', template: 't' }] }, { templates: [{ name: 'n', template: 't' }], allow_untemplated_requests: true, log_original_request: false, max_request_body_size: 8192 }],
+  'ai-prompt-decorator': [{ prompts: { prepend: [{ content: 'x' }] } }, { prompts: { prepend: [{ role: 'system', content: 'x' }], append: null }, max_request_body_size: 8192, llm_format: 'openai' }],
+  'ai-prompt-guard': [{ deny_patterns: ['x'] }, { allow_patterns: null, deny_patterns: ['x'], allow_all_conversation_history: false, max_request_body_size: 8192, match_all_roles: false, llm_format: 'openai' }],
   'standard-webhooks': [{ secret_v1: 's' }, { secret_v1: 's', tolerance_second: 300 }],
   'azure-functions': [{ appname: 'a', functionname: 'f' }, {
     timeout: 600000, keepalive: 60000, https: true, https_verify: false, apikey: null, clientid: null, appname: 'a', hostdomain: 'azurewebsites.net', routeprefix: 'api', functionname: 'f',
@@ -112,7 +115,7 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
   assert.deepEqual(prio, {
     'correlation-id': 100001, 'bot-detection': 2500, cors: 2000, session: 1900, jwt: 1450, oauth2: 1400, 'key-auth': 1250, 'basic-auth': 1100, 'hmac-auth': 1030,
     'ip-restriction': 990, 'request-size-limiting': 951, acl: 950, 'rate-limiting': 910, 'response-ratelimiting': 900, 'request-transformer': 801,
-    'response-transformer': 800, redirect: 779, 'standard-webhooks': 760, 'azure-functions': 749, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
+    'response-transformer': 800, redirect: 779, 'ai-prompt-template': 773, 'ai-prompt-decorator': 772, 'ai-prompt-guard': 771, 'standard-webhooks': 760, 'azure-functions': 749, 'proxy-cache': 100, prometheus: 13, 'http-log': 12, statsd: 11, datadog: 10, 'file-log': 9, 'udp-log': 8, 'tcp-log': 7,
     loggly: 6, syslog: 4, 'request-termination': 2,
   })
   assert.deepEqual(PLUGINS.filter((p) => p.noConsumer).map((p) => p.name).sort(), ['acl', 'basic-auth', 'bot-detection', 'cors', 'hmac-auth', 'jwt', 'key-auth', 'oauth2', 'session', 'standard-webhooks'])
@@ -123,7 +126,7 @@ test('PRIORITY, no_consumer and default protocols follow Kong\'s handlers and sc
 })
 
 test('the plugins setting: bundled is Kong\'s list minus what Sluice lacks, off is none, unknown names are left out', () => {
-  assert.equal(enabledPlugins(['bundled']).length, 30)
+  assert.equal(enabledPlugins(['bundled']).length, 33)
   assert.deepEqual(enabledPlugins(['off']), [])
   assert.deepEqual(enabledPlugins(['key-auth', 'oauth2', 'key-auth', ' cors ', 'ldap-auth']), ['cors', 'key-auth', 'oauth2'])
   assert.deepEqual(enabledPlugins(['bundled', 'my-custom']).includes('my-custom'), false)
