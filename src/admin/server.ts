@@ -32,7 +32,8 @@ import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from
 import { inferArgs } from './infer.ts'
 import { kongRoutes, type StatusInfo } from './kong-routes.ts'
 import { NOT_FOUND, METHOD_NOT_ALLOWED, errorReply, type LogFn, type Reply } from './respond.ts'
-import { allowHeader, matchRoute, overrideRoutes, type Call, type Method, type Route } from './router.ts'
+import { allowHeader, matchRoute, overrideRoutes, route, type Call, type Method, type Route } from './router.ts'
+import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from '../metrics/text.ts'
 
 export interface AdminContext {
   config: Config
@@ -57,6 +58,12 @@ export interface AdminContext {
   health?: HealthAdmin
   /** The node's dynamic log level (primary/log-level.ts) for /debug; none: one kept by the Admin API alone. */
   logLevel?: LogLevelAdmin
+  /**
+   * The node's Prometheus text (primary/status-server.ts metricsText): `GET /metrics` on the Admin
+   * API too, as Kong's prometheus plugin serves it (kong/plugins/prometheus/api.lua), when
+   * prometheus is an enabled plugin.
+   */
+  metricsText?: () => Promise<string>
 }
 
 const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -108,7 +115,7 @@ function send (req: IncomingMessage, res: ServerResponse, flags: HeaderFlags, st
   if (reply.body !== undefined && reply.status !== 204) {
     if (typeof reply.body === 'string') {
       payload = Buffer.from(reply.body)
-      headers['Content-Type'] = 'text/plain; charset=utf-8'
+      if (headers['Content-Type'] === undefined) headers['Content-Type'] = 'text/plain; charset=utf-8'
     } else {
       payload = Buffer.from(JSON.stringify(reply.body))
       headers['Content-Type'] = 'application/json; charset=utf-8'
@@ -213,6 +220,12 @@ export function createAdminHandler (ctx: AdminContext): AdminHandler {
   // upstream health: after the DB-less rewrite (reads from either store; posts allowed in both modes)
   const decl = ctx.declarative
   routes.splice(0, routes.length, ...overrideRoutes(routes, upstreamHealthRoutes(ec, ctx.health ?? null, decl === undefined ? null : () => decl.store())))
+  const metricsText = ctx.metricsText
+  if (metricsText !== undefined && ec.enabledPlugins.has('prometheus')) {
+    routes.push(route('/metrics', {
+      GET: async (): Promise<Reply> => ({ status: 200, body: await metricsText(), headers: { 'Content-Type': METRICS_CONTENT_TYPE } }),
+    }))
+  }
   const ask = ctx.proxyCache
   if (ask !== undefined && ec.enabledPlugins.has('proxy-cache')) {
     routes.push(...proxyCacheRoutes({ plugins: () => proxyCacheRows(ctx), plugin: (id) => proxyCacheRow(ctx, id), ask }))

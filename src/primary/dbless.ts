@@ -207,6 +207,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     }
 
     const adminServer = await startAdmin({
+      metricsText: () => ops.metricsText(),
       config,
       pool: ds.pool,
       nodeId: node,

@@ -255,6 +255,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
     // ---- END reload ----
 
     const admin = await startAdmin({
+      metricsText: () => ops.metricsText(),
       config,
       pool: ds.pool,
       nodeId: node,

@@ -122,3 +122,28 @@ test('kong_upstream_target_health: four states per address while a prometheus pl
   await gw.primary.sync()
   assert.equal((await scrape()).m.has('kong_upstream_target_health'), false)
 })
+
+test('GET /metrics on the Admin API too (Kong\'s prometheus api.lua; 02-access_spec scrapes it there): the same exposition', async () => {
+  const r = await request(`${gw.admin}/metrics`)
+  assert.equal(r.statusCode, 200)
+  assert.match(String(r.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+  const text = await r.body.text()
+  const fromAdmin = [...parseMetrics(text).keys()].sort()
+  const fromStatus = [...(await scrape()).m.keys()].sort()
+  assert.deepEqual(fromAdmin, fromStatus)
+  // Only GET, as in Kong.
+  assert.equal((await admin('POST', '/metrics', {})).status, 405)
+})
+
+test('no /metrics on the Admin API when prometheus is not an enabled plugin', async () => {
+  const db2 = await createTestDb()
+  const gw2 = await startGateway(db2.settings, { plugins: 'key-auth' })
+  try {
+    const r = await request(`${gw2.admin}/metrics`)
+    assert.equal(r.statusCode, 404)
+    await r.body.dump()
+  } finally {
+    await gw2.stop()
+    await db2.drop()
+  }
+})
