@@ -26,7 +26,8 @@
  *            lim left to hand out)--> GIVING_BACK: AVAIL taken back with one CAS and sent as a
  *            negative want, reserved shrinks, other nodes can have it --> NO_QUOTA
  *   HOLDING --idle while quota is plentiful--> stays HOLDING (its next burst does not wait), its row
- *            written every IDLE_TICKS so that it learns when quota becomes scarce
+ *            written every REFRESH_TICKS so that it learns when quota becomes scarce (a node
+ *            with 1,000 idle keys writes 500 rows a second, not 2,000 as at every IDLE_TICKS)
  *   EXHAUSTED --DEMAND seen at a tick (requests still refused)--> ASKING again: picks up quota
  *            given back by another node; the row is in the statement anyway
  *   any --window ended--> want 0 (deltas still flushed; the entry is dropped after DROP_AFTER_MS)
@@ -74,6 +75,8 @@ export const BLOCK_TICKS_PLENTIFUL = 16
 export const DELTA_TICKS = 10
 export const PREFETCH_TICKS = 4
 export const IDLE_TICKS = 5
+/** An idle counter holding plentiful quota is written this often (to learn when quota gets scarce). */
+export const REFRESH_TICKS = 20
 export const MIN_BLOCK = 16
 export { POOL_DIV, PROVISIONAL_NODES, provisionalShare }
 /** Store identifier of the ticket rows (no consumer, credential, IP or header value looks like it). */

@@ -32,7 +32,7 @@ import { EMPTY_UUID, PG_STORE, type CounterKey, type RedisSettings, type StoreKe
 import { windowId, WINDOW_EPOCH } from '../../common/ratelimit/windows.ts'
 import { SLOT_GRACE_S } from '../../common/ratelimit/plugin-conf.ts'
 import {
-  applyResult, DELTA_TICKS, grantLimit, IDLE_TICKS, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare, scarce, TICKET_ID,
+  applyResult, DELTA_TICKS, grantLimit, newReservation, planWant, PREFETCH_TICKS, PROVISIONAL_NODES, provisionalShare, REFRESH_TICKS, scarce, TICKET_ID,
   type Reservation,
 } from './reservation.ts'
 import { nextWindowKey, slotHash } from './next-window.ts'
@@ -264,7 +264,7 @@ export class RateLimitWriter {
         want = planWant(e.res, used, t.load(e.slot, S_AVAIL), demand, lim, open, t.load(e.slot, S_PROV))
         if (want < 0) { taken = t.takeBack(e.slot, -want); want = -taken }
       }
-      const refresh = e.res.refresh && t0 - e.lastWrite >= IDLE_TICKS * this.tickMs
+      const refresh = e.res.refresh && t0 - e.lastWrite >= REFRESH_TICKS * this.tickMs
       if (delta === 0 && want === 0 && touched === 0 && demand === 0 && !refresh) continue
       // A counter that needs no quota waits for its own interval (its delta accumulates): Kong's
       // sync_rate, or DELTA_TICKS while quota is plentiful (lazy deltas, reservation.ts).
