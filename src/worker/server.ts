@@ -13,6 +13,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js'
 import { setFlagsFromString } from 'node:v8'
 import { workerData } from 'node:worker_threads'
+import { ERRORS } from '../common/errors.ts'
 import { log } from '../common/log.ts'
 import type { Snapshot } from '../common/snapshot.ts'
 import type { Config } from '../config/load.ts'
@@ -23,6 +24,7 @@ import { edgeCheck, edgeReject, initEdge, OK, onConnection, setUwsBuild, trackBo
 import { requestStarted } from './lifecycle.ts'
 import { handleRequest } from './pipeline.ts'
 import { internalFailure, onClientAborted } from './proxy.ts'
+import { sendErrorPage } from './responses.ts'
 import { settings } from './settings.ts'
 import { requestSni, TlsEndpoint, type ListenInfo } from './tls.ts'
 import { buildTlsPlan, MaterialCache, type TlsPlan } from './tls-plan.ts'
@@ -223,6 +225,12 @@ function onRequest (res: HttpResponse, req: HttpRequest, l: ListenInfo, ws: WsUp
     const verdict = edgeCheck(ctx, line, hMaxField, hHead, known !== undefined || validMethod(m))
     if (verdict !== OK) {
       edgeReject(ctx, verdict)
+      return
+    }
+    if (ctx.method === 'TRACE') {
+      // nginx refuses TRACE once the head is read (ngx_http_process_request_header), before any
+      // Kong phase: 405 through Kong's error page (spec 13-error_handlers_spec.lua).
+      sendErrorPage(ctx, 405, ERRORS.GW_ERR_METHOD_NOT_ALLOWED.message)
       return
     }
     handleRequest(ctx)
