@@ -27,6 +27,7 @@ import { upstreamRoutes } from './routes/upstreams.ts'
 import { upstreamHealthRoutes } from './routes/upstreams-health.ts'
 import { debugRoutes, localLogLevel, type LogLevelAdmin } from './routes/debug.ts'
 import { cacheRoutes } from './routes/cache.ts'
+import { dnsRoutes, type DnsStatsSource } from './routes/dns.ts'
 import type { HealthAdmin } from '../primary/health/node.ts'
 import { configRoutes, dblessRoutes, rawConfigBody, type DeclarativeAdmin } from './routes/config.ts' // declarative
 import { inferArgs } from './infer.ts'
@@ -64,6 +65,8 @@ export interface AdminContext {
    * prometheus is an enabled plugin.
    */
   metricsText?: () => Promise<string>
+  /** The node's DNS statistics for `GET /status/dns` (primary/dns-stats.ts); none: an empty set. */
+  dnsStats?: DnsStatsSource
 }
 
 const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -213,6 +216,7 @@ export function createAdminHandler (ctx: AdminContext): AdminHandler {
     ...tagRoutes(ec),
   ]))
   routes.push(...cacheRoutes(), ...debugRoutes({ dbless: ctx.config.database === 'off', logLevel: ctx.logLevel ?? localLogLevel(ctx.config), log }))
+  routes.push(...dnsRoutes(ctx.config, ctx.dnsStats ?? null))
   // ---- BEGIN declarative: /config; in DB-less mode, entity endpoints read memory and refuse writes (routes/config.ts)
   routes.push(...configRoutes(ctx.declarative ?? null))
   if (ctx.declarative !== undefined) routes.splice(0, routes.length, ...dblessRoutes(routes, ctx.declarative, ctx.nodeId))

@@ -23,6 +23,21 @@
  * server for an SRV record when SRV comes before A in dns_order); `localhost` therefore works with
  * any resolver, and is added (127.0.0.1, ::1) when the hosts file lacks it, as Kong's client does.
  * TTL 0 answers are cached for 0 s: every resolve() asks again (Kong resolves such names per try).
+ *
+ * Statistics (stats(); GET /status/dns with new_dns_client on) are counted in the shape of Kong's new
+ * DNS client (kong/dns/client.lua, kong/dns/stats.lua): one entry per `<name>|<type>` key.
+ *   `<name>|SRV` (names like `_service._proto.name`) or `<name>|A/AAAA` (any other): the lookups
+ *     asked of the cache (resolve, refresh, a peek that answered): `runs`, and how each was
+ *     answered: `hit_lru` (cached, a hosts-file name or an IP literal seen before), `hit_stale` (a
+ *     stale answer), `miss` (a query; the first sight of an IP literal), `fail` (a query that ended
+ *     in a resolver failure other than a name error); `stale`: background refreshes started.
+ *   `<name>|<A, AAAA, SRV or CNAME>`: the queries sent: `query`, then `query_succ`, or
+ *     `query_fail:<reason>` (`name error`, `empty record received`, `server failure`, `refused`,
+ *     ...), or `query_fail_nameserver` (no usable answer: timeout, connection refused);
+ *     `query_last_time`: ms the last one took.
+ * Counting costs one Map lookup per call on names already seen; a lookup that a caller keeps
+ * serving from its own copy (the balancers) is not counted again per request, unlike Kong's per-try
+ * resolution.
  */
 import { Resolver } from 'node:dns/promises'
 import { readFileSync } from 'node:fs'
@@ -66,6 +81,28 @@ export class DnsError extends Error {
     this.code = code
     this.notFound = notFound
   }
+}
+
+/** One `<name>|<type>` entry of the statistics: counter name -> value (Kong's names). */
+export type DnsStatsEntry = Record<string, number>
+
+/** stats(): the entries, and when each key's `query_last_time` was taken (ms epoch; for merging). */
+export interface DnsStatsReport {
+  stats: Record<string, DnsStatsEntry>
+  lastAt: Record<string, number>
+}
+
+/** kong/dns/utils.lua is_srv: `_service._proto.name`. */
+const SRV_NAME = /^_[^._]+\._[^._]+\.[^.]+/
+
+/** lua-resty-dns error strings by RCODE, as Kong's `query_fail:<errstr>` keys name them. */
+const RCODE_TEXT: Record<string, string> = {
+  EFORMERR: 'format error',
+  ESERVFAIL: 'server failure',
+  ENOTFOUND: 'name error',
+  ENOTIMP: 'not implemented',
+  EREFUSED: 'refused',
+  ENODATA: 'empty record received',
 }
 
 interface Entry {
@@ -137,6 +174,11 @@ export class DnsCache {
   readonly #entries = new Map<string, Entry>()
   /** Record type that last answered, per name (dns_order `LAST`). */
   readonly #last = new Map<string, Exclude<DnsRecordType, 'LAST'>>()
+  /** Statistics by `<name>|<type>` key (see the module comment). */
+  readonly #stats = new Map<string, DnsStatsEntry>()
+  /** name (as asked) -> its `<name>|SRV` or `<name>|A/AAAA` entry: no key built per call. */
+  readonly #runStats = new Map<string, DnsStatsEntry>()
+  readonly #lastAt = new Map<string, number>()
 
   constructor (opts: DnsOptions = {}) {
     this.#resolver = new Resolver({ timeout: opts.timeoutMs ?? 2000, tries: opts.tries ?? 2 })
@@ -163,13 +205,19 @@ export class DnsCache {
    */
   peek (name: string): DnsAddress[] | DnsError | undefined {
     const fixed = this.#fixed(name)
-    if (fixed !== null) return fixed
-    const e = this.#entries.get(name.toLowerCase())
+    if (fixed !== null) { this.#countFixed(name); return fixed }
+    const key = name.toLowerCase()
+    const e = this.#entries.get(key)
     if (e === undefined) return undefined
     const now = Date.now()
-    if (now < e.expiresAt) return e.addresses ?? e.error ?? undefined
+    if (now < e.expiresAt) {
+      const known = e.addresses ?? e.error ?? undefined
+      if (known !== undefined) bump(this.#runEntry(key, true), 'hit_lru')
+      return known
+    }
     if (e.addresses !== null && now < e.staleUntil) {
-      this.#refresh(name.toLowerCase(), e)
+      bump(this.#runEntry(key, true), 'hit_stale')
+      this.#refresh(key, e)
       return e.addresses
     }
     return undefined
@@ -184,22 +232,24 @@ export class DnsCache {
   /** The addresses of `name`; rejects with a DnsError. */
   resolve (name: string): Promise<DnsAddress[]> {
     const fixed = this.#fixed(name)
-    if (fixed !== null) return Promise.resolve(fixed)
+    if (fixed !== null) { this.#countFixed(name); return Promise.resolve(fixed) }
     const key = name.toLowerCase()
+    const st = this.#runEntry(key, true)
     const e = this.#entries.get(key)
     const now = Date.now()
     if (e !== undefined) {
       if (now < e.expiresAt) {
-        if (e.addresses !== null) return Promise.resolve(e.addresses)
-        if (e.error !== null) return Promise.reject(e.error)
+        if (e.addresses !== null) { bump(st, 'hit_lru'); return Promise.resolve(e.addresses) }
+        if (e.error !== null) { bump(st, 'hit_lru'); return Promise.reject(e.error) }
       }
       if (e.addresses !== null && now < e.staleUntil) {
+        bump(st, 'hit_stale')
         this.#refresh(key, e)
         return Promise.resolve(e.addresses)
       }
-      if (e.pending !== null) return e.pending
+      if (e.pending !== null) return countOutcome(st, e.pending)
     }
-    return this.#query(key, e)
+    return countOutcome(st, this.#query(key, e))
   }
 
   /**
@@ -209,11 +259,71 @@ export class DnsCache {
    */
   refresh (name: string): Promise<DnsAddress[]> {
     const fixed = this.#fixed(name)
-    if (fixed !== null) return Promise.resolve(fixed)
+    if (fixed !== null) { this.#countFixed(name); return Promise.resolve(fixed) }
     const key = name.toLowerCase()
+    const st = this.#runEntry(key, true)
     const e = this.#entries.get(key)
-    if (e !== undefined && e.pending !== null) return e.pending
-    return this.#query(key, e)
+    if (e !== undefined && e.pending !== null) return countOutcome(st, e.pending)
+    return countOutcome(st, this.#query(key, e))
+  }
+
+  /** A copy of the statistics (see the module comment); mergeDnsStats() adds up several threads'. */
+  stats (): DnsStatsReport {
+    const stats: Record<string, DnsStatsEntry> = {}
+    for (const [k, v] of this.#stats) stats[k] = { ...v }
+    const lastAt: Record<string, number> = {}
+    for (const [k, v] of this.#lastAt) lastAt[k] = v
+    return { stats, lastAt }
+  }
+
+  /** The `<name>|SRV` or `<name>|A/AAAA` entry of `name` (created on first use); `run` counts one run. */
+  #runEntry (name: string, run: boolean): DnsStatsEntry {
+    let st = this.#runStats.get(name)
+    if (st === undefined) {
+      const lower = name.toLowerCase()
+      st = this.#entry(`${lower}|${SRV_NAME.test(lower) ? 'SRV' : 'A/AAAA'}`)
+      this.#runStats.set(name, st)
+    }
+    if (run) st.runs = (st.runs ?? 0) + 1
+    return st
+  }
+
+  #entry (key: string): DnsStatsEntry {
+    let st = this.#stats.get(key)
+    if (st === undefined) { st = {}; this.#stats.set(key, st) }
+    return st
+  }
+
+  /** An IP literal or hosts-file name: answered from memory; an IP literal's first sight is Kong's miss. */
+  #countFixed (name: string): void {
+    const st = this.#runEntry(name, true)
+    if (st.runs === 1 && (isIP(name) !== 0 || name.startsWith('['))) bump(st, 'miss')
+    else bump(st, 'hit_lru')
+  }
+
+  /** One query sent: `query`, its outcome, and how long it took. */
+  async #ask<T> (name: string, type: Exclude<DnsRecordType, 'LAST'>, send: () => Promise<T[]>): Promise<T[]> {
+    const key = `${name}|${type}`
+    const st = this.#entry(key)
+    bump(st, 'query')
+    const t0 = Date.now()
+    const took = (): void => {
+      const now = Date.now()
+      st.query_last_time = now - t0
+      this.#lastAt.set(key, now)
+    }
+    let found: T[]
+    try {
+      found = await send()
+    } catch (err) {
+      took()
+      const reason = RCODE_TEXT[codeOf(err)]
+      bump(st, reason === undefined ? 'query_fail_nameserver' : `query_fail:${reason}`)
+      throw err
+    }
+    took()
+    bump(st, found.length > 0 ? 'query_succ' : 'query_fail:empty record received')
+    return found
   }
 
   #fixed (name: string): DnsAddress[] | null {
@@ -232,6 +342,7 @@ export class DnsCache {
 
   #refresh (key: string, e: Entry): void {
     if (e.pending !== null) return
+    bump(this.#runEntry(key, false), 'stale')
     this.#query(key, e).catch(() => { /* the stale answer stays until its window ends */ })
   }
 
@@ -292,36 +403,71 @@ export class DnsCache {
     const r = this.#resolver
     switch (type) {
       case 'A': {
-        const recs = await r.resolve4(name, { ttl: true })
+        const recs = await this.#ask(name, type, () => r.resolve4(name, { ttl: true }))
         return recs.map((x) => ({ ip: x.address, ttl: x.ttl }))
       }
       case 'AAAA': {
-        const recs = await r.resolve6(name, { ttl: true })
+        const recs = await this.#ask(name, type, () => r.resolve6(name, { ttl: true }))
         return recs.map((x) => ({ ip: x.address, ttl: x.ttl }))
       }
       case 'CNAME': {
         if (depth >= MAX_CNAME_DEPTH) return []
-        const names = await r.resolveCname(name)
+        const names = await this.#ask(name, type, () => r.resolveCname(name))
         const alias = names[0]
         if (alias === undefined) return []
         const fixed = this.#fixed(alias)
         return fixed ?? await this.#lookup(alias.toLowerCase(), depth + 1)
       }
       case 'SRV': {
-        const recs = await r.resolveSrv(name)
+        const recs = await this.#ask(name, type, () => r.resolveSrv(name))
         if (recs.length === 0) return []
         let best = Infinity
         for (const s of recs) if (s.priority < best) best = s.priority
         const out: DnsAddress[] = []
         for (const s of recs) {
           if (s.priority !== best) continue
-          const ips = this.#fixed(s.name) ?? await this.#lookup(s.name.toLowerCase(), depth + 1).catch(() => [] as DnsAddress[])
+          // Each SRV target is a lookup of its own (Kong: resolve_address -> `<target>|A/AAAA`).
+          let ips = this.#fixed(s.name)
+          if (ips !== null) this.#countFixed(s.name)
+          else {
+            const target = s.name.toLowerCase()
+            const st = this.#runEntry(target, true)
+            ips = await countOutcome(st, this.#lookup(target, depth + 1)).catch(() => [] as DnsAddress[])
+          }
           for (const a of ips) out.push({ ip: a.ip, port: s.port, weight: s.weight, ttl: a.ttl })
         }
         return out
       }
     }
   }
+}
+
+/** Adds up the statistics of several DnsCaches (a node's threads); `query_last_time` is the latest one's. */
+export function mergeDnsStats (reports: readonly DnsStatsReport[]): Record<string, DnsStatsEntry> {
+  const out: Record<string, DnsStatsEntry> = {}
+  const latest: Record<string, number> = {}
+  for (const rep of reports) {
+    for (const [key, entry] of Object.entries(rep.stats)) {
+      const into = out[key] ??= {}
+      for (const [counter, v] of Object.entries(entry)) {
+        if (counter === 'query_last_time') {
+          const at = rep.lastAt[key] ?? 0
+          if (into.query_last_time === undefined || at >= (latest[key] ?? 0)) { into.query_last_time = v; latest[key] = at }
+        } else into[counter] = (into[counter] ?? 0) + v
+      }
+    }
+  }
+  return out
+}
+
+function bump (st: DnsStatsEntry, counter: string): void {
+  st[counter] = (st[counter] ?? 0) + 1
+}
+
+/** Kong's hit level of a lookup that needed a query: `miss`, or `fail` when the resolver failed (not a name error). */
+function countOutcome<T> (st: DnsStatsEntry, p: Promise<T>): Promise<T> {
+  p.then(() => { bump(st, 'miss') }, (err: unknown) => { bump(st, err instanceof DnsError && !err.notFound ? 'fail' : 'miss') })
+  return p
 }
 
 function codeOf (err: unknown): string {

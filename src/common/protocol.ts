@@ -9,6 +9,7 @@ import type { ProxyCacheRequest, ProxyCacheResult } from '../plugins/proxy-cache
 import type { OAuth2Reply, OAuth2Request } from '../plugins/oauth2/messages.ts'
 import type { SessionChannel } from '../plugins/session/messages.ts'
 import type { PassiveHealthMessage, UpstreamHealthMessage } from './health.ts'
+import type { DnsStatsReport } from './dns.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -33,6 +34,8 @@ export type PrimaryToWorker =
   | OAuth2Reply
   // upstream health verdicts (primary/health -> worker/balancer; common/health.ts)
   | UpstreamHealthMessage
+  // GET /status/dns: this worker's DNS statistics, please (primary/dns-stats.ts)
+  | DnsStatsRequest
 
 export type WorkerToPrimary =
   | { type: 'ready'; protocol: number; workerId: number; snapshotVersion: number; port: number }
@@ -53,6 +56,8 @@ export type WorkerToPrimary =
   | SessionChannel
   // passive health-check observations (worker/balancer -> primary/health; common/health.ts)
   | PassiveHealthMessage
+  // GET /status/dns: the worker's DnsCache statistics (common/dns.ts stats())
+  | DnsStatsResult
 
 /**
  * Rate-limit handshake: the node's counter table (common/ratelimit/counter-table.ts), posted before
@@ -83,3 +88,10 @@ export interface RlDeltas {
  * of the sync, and which stores failed (requests waiting on them stop waiting).
  */
 export interface RlTotals { type: 'rl-totals'; at: number; slots: number[]; down: StoreKey[] }
+
+/**
+ * GET /status/dns (primary/dns-stats.ts): the primary asks every serving worker for the statistics
+ * of its DnsCache; each answers once with the same `seq`.
+ */
+export interface DnsStatsRequest { type: 'dns-stats'; seq: number }
+export interface DnsStatsResult { type: 'dns-stats-result'; workerId: number; seq: number; report: DnsStatsReport }

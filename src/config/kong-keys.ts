@@ -35,6 +35,12 @@ export const ALIASES: Readonly<Record<string, Alias>> = {
   nginx_http_large_client_header_buffers: { to: 'large_client_header_buffers' },
   nginx_http_client_header_timeout: { to: 'client_header_timeout', convert: timeMs, expected: 'an nginx time such as 60s, 500ms or 1m' },
   nginx_http_client_body_timeout: { to: 'client_body_timeout', convert: timeMs, expected: 'an nginx time such as 60s, 500ms or 1m' },
+  nginx_http_proxy_ssl_verify: { to: 'proxy_ssl_verify' },
+  nginx_proxy_proxy_ssl_verify: { to: 'proxy_ssl_verify' },
+  nginx_http_proxy_ssl_trusted_certificate: { to: 'proxy_ssl_trusted_certificate' },
+  nginx_proxy_proxy_ssl_trusted_certificate: { to: 'proxy_ssl_trusted_certificate' },
+  nginx_http_proxy_ssl_verify_depth: { to: 'proxy_ssl_verify_depth' },
+  nginx_proxy_proxy_ssl_verify_depth: { to: 'proxy_ssl_verify_depth' },
 }
 
 /** Kong 3.10 keys with no Sluice equivalent (accepted, ignored; `sluice check` names them). */

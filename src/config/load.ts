@@ -61,6 +61,12 @@ export interface Config {
   upstreamKeepalivePoolSize: number
   upstreamKeepaliveMaxRequests: number
   upstreamKeepaliveIdleTimeoutMs: number
+  /** proxy_ssl_verify: verify https upstreams whose service has tls_verify null. */
+  proxySslVerify: boolean
+  /** proxy_ssl_verify_depth: for services whose tls_verify_depth is null. */
+  proxySslVerifyDepth: number
+  /** proxy_ssl_trusted_certificate read: PEM text, `system`, or null (none: nothing is trusted). */
+  proxySslTrusted: string | null
   upstreamTransport: 'undici' | 'net'
   allowDebugHeader: boolean
   plugins: string[]
@@ -334,6 +340,9 @@ export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, 
     upstreamKeepalivePoolSize: get<number>('upstream_keepalive_pool_size'),
     upstreamKeepaliveMaxRequests: get<number>('upstream_keepalive_max_requests'),
     upstreamKeepaliveIdleTimeoutMs: get<number>('upstream_keepalive_idle_timeout') * 1000,
+    proxySslVerify: get<boolean>('proxy_ssl_verify'),
+    proxySslVerifyDepth: get<number>('proxy_ssl_verify_depth'),
+    proxySslTrusted: null,
     upstreamTransport: get<string>('upstream_transport') as 'undici' | 'net',
     allowDebugHeader: get<boolean>('allow_debug_header'),
     plugins: get<string[]>('plugins'),
@@ -361,6 +370,16 @@ export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, 
   }
   const validTtl = raw.dns_valid_ttl.trim()
   if (validTtl !== '' && !(Number.isFinite(Number(validTtl)) && Number(validTtl) >= 0)) errors.push(`dns_valid_ttl: expected a number of seconds or empty; got '${validTtl}'`)
+  const trusted = get<string>('proxy_ssl_trusted_certificate').trim()
+  if (trusted === 'system') cfg.proxySslTrusted = 'system'
+  else if (trusted !== '') {
+    // nginx reads a relative path from its prefix.
+    const file = resolve(cfg.prefix, trusted)
+    let pem = ''
+    try { pem = readFileSync(file, 'utf8') } catch (err) { errors.push(`proxy_ssl_trusted_certificate: cannot read ${file}: ${(err as Error).message}`) }
+    if (pem !== '' && !pem.includes('-----BEGIN CERTIFICATE-----')) errors.push(`proxy_ssl_trusted_certificate: ${file} holds no PEM certificate`)
+    else if (pem !== '') cfg.proxySslTrusted = pem
+  }
   const hosts = get<string>('dns_hostsfile')
   if (hosts !== '' && !isFile(hosts)) errors.push(`dns_hostsfile: file does not exist: ${hosts}`)
   for (const l of [...cfg.trustedIps]) {

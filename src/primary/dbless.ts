@@ -43,7 +43,10 @@ import { targetHealthSamples } from '../metrics/target-health.ts'
 import { upstreamHealthMetricsOn } from '../plugins/prometheus/flags.ts'
 import { NodeHealth } from './health/node.ts' // upstream health
 import { nodeVaultConfigs } from '../vault/installed.ts'
-import { dnsOptionsFromConfig } from '../common/dns.ts'
+import { dnsOptionsFromConfig, type DnsCache } from '../common/dns.ts'
+import { collectDnsStats } from './dns-stats.ts'
+import type { Route } from '../admin/router.ts'
+import { statusUpstreamRoutes } from '../admin/routes/status-upstreams.ts'
 
 /** How long POST /config waits for every worker to serve the new configuration. */
 const SWAP_WAIT_MS = 60_000
@@ -96,7 +99,12 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
     shutdown.push(() => rateLimit.close())
 
     const snapshotView = (): { version: number; hash: string } | null => (served as Served | undefined) === undefined ? null : { version: served.built.version, hash: served.hash }
-    const ops = await startStatusServer(config, { nodeId: node, pool: null, supervisor: () => supervisor, snapshot: snapshotView })
+    // GET /status/dns: the health registry's resolver (set below) and the workers'; the Status API's
+    // read-only upstream routes once the configuration store and the health registry exist
+    let healthDns: DnsCache | null = null
+    const dnsStats = () => collectDnsStats(healthDns, supervisor)
+    let statusRoutes: readonly Route[] = []
+    const ops = await startStatusServer(config, { nodeId: node, pool: null, supervisor: () => supervisor, snapshot: snapshotView, dnsStats, routes: () => statusRoutes })
     ops.attach(supervisor)
     shutdown.push(() => ops.close())
 
@@ -135,6 +143,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       source: { generation: () => served.built.version, upstreams: () => served.store.all('upstreams'), targets: () => served.store.all('targets') },
     })
     shutdown.push(async () => { health.close() })
+    healthDns = health.dns
     // Kong families fed by this node (metrics/exposition.ts): target health when a prometheus plugin
     // asks for upstream_health_metrics, and the rate-limit counter table as Kong's shared dict.
     const rlTableBytes = rateLimit.initMessage().table.byteLength
@@ -205,6 +214,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       apply,
       exportYaml: () => declarative.exportYaml(served.built.bytes, served.adminTables),
     }
+    statusRoutes = statusUpstreamRoutes({ declarative: admin, health: health.admin, nodeId: node, pool: ds.pool })
 
     const adminServer = await startAdmin({
       metricsText: () => ops.metricsText(),
@@ -216,6 +226,7 @@ export async function startDbless (config: Config): Promise<PrimaryHandle> {
       health: health.admin,
       // proxy-cache Admin API: the workers of the generation serving now (a reload swaps it)
       proxyCache: (r) => supervisor.proxyCache.ask(r),
+      dnsStats,
       status: async () => adminStatus(supervisor, false, served.hash, (workers) => ({ version: SLUICE_VERSION, snapshot_version: version, workers })),
       info: adminInfo(() => supervisor),
     }, config.adminListen)

@@ -17,7 +17,8 @@ import { SnapshotBuilder, saveLastGood, loadLastGood, type BuiltSnapshot } from 
 import type { EntityChange } from '../common/snapshot.ts'
 import { Supervisor } from './workers.ts'
 import { NodeHealth, POST_HEALTH_CHANNEL } from './health/node.ts' // upstream health
-import { dnsOptionsFromConfig } from '../common/dns.ts'
+import { dnsOptionsFromConfig, type DnsCache } from '../common/dns.ts'
+import { collectDnsStats } from './dns-stats.ts'
 import { ClusterSync, type ClusterEvent } from './cluster-sync.ts'
 import { openDatastore, prepareSchema, type Datastore } from './database.ts'
 import { isConnectionError } from '../db/pool.ts'
@@ -116,7 +117,10 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
 
     // ---- BEGIN ops: Status API + metrics store (status-server.ts); up before the first snapshot, so
     // /status/ready answers 503 until every worker serves one. Closed after the workers (cleanup runs in reverse).
-    const ops = await startStatusServer(config, { nodeId: node, pool: ds.pool, supervisor: () => supervisor, snapshot: () => built })
+    // GET /status/dns (Status and Admin APIs): the health registry's resolver (set below) and the workers'
+    let healthDns: DnsCache | null = null
+    const dnsStats = () => collectDnsStats(healthDns, supervisor)
+    const ops = await startStatusServer(config, { nodeId: node, pool: ds.pool, supervisor: () => supervisor, snapshot: () => built, dnsStats })
     ops.attach(supervisor)
     shutdown.push(() => ops.close())
     // ---- END ops ----
@@ -130,6 +134,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       source: { generation: () => cache.generation, upstreams: () => cache.rows('upstreams'), targets: () => cache.rows('targets') },
     })
     shutdown.push(async () => { health.close() })
+    healthDns = health.dns
     // Kong families fed by this node (metrics/exposition.ts): target health when a prometheus plugin
     // asks for upstream_health_metrics, and the rate-limit counter table as Kong's shared dict.
     const rlTableBytes = rateLimit.initMessage().table.byteLength
@@ -264,6 +269,7 @@ export async function startPrimary (config: Config): Promise<PrimaryHandle> {
       proxyCache: (r) => supervisor.proxyCache.ask(r),
       health: health.admin,
       logLevel,
+      dnsStats,
       status: async () => {
         let reachable = true
         try { await ds.pool.query('select 1') } catch { reachable = false }

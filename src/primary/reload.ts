@@ -33,6 +33,7 @@ export const RESTART_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   'admin_listen', 'admin_gui_url', 'status_listen', 'nginx_admin_client_max_body_size', 'plugins',
   'admin_access_log', 'admin_error_log', 'status_access_log', 'status_error_log',
   'vault_env_prefix', // the primary dereferences vault references when it builds snapshots
+  'new_dns_client', // GET /status/dns is served by the primary's Status and Admin APIs
 ])
 
 export interface ReloadPlan {

@@ -9,6 +9,11 @@
  *   POST /status/ready  status=draining: from now on 503 {"message":"draining"} (what `kong drain`
  *                       and `sluice drain` / `sluice quit -w` do), 204
  *   GET  /metrics       Prometheus text (metrics/exposition.ts)
+ *   GET  /status/dns    the node's DNS statistics with new_dns_client on, else 501
+ *                       (kong/api/routes/dns.lua; admin/routes/dns.ts, primary/dns-stats.ts)
+ *   GET  /upstreams/{u}/targets, /targets/all, /targets/{t}, /health: DB-less mode only, the
+ *                       Admin API's read-only upstream routes (kong/status/init.lua;
+ *                       admin/routes/status-upstreams.ts), handed over by `routes`
  *
  * Unlike Kong in traditional mode, readiness does not require the database: workers keep serving
  * the last snapshot through a PostgreSQL outage (ARCHITECTURE.md), and a probe that failed then
@@ -26,6 +31,10 @@ import { SLUICE_VERSION } from '../common/meta.ts'
 import { renderMetrics, type NodeInfo } from '../metrics/exposition.ts'
 import { MetricsStore } from '../metrics/store.ts'
 import { CONTENT_TYPE } from '../metrics/text.ts'
+import { dnsStatusReply, type DnsStatsSource } from '../admin/routes/dns.ts'
+import { answerStatusRoute } from '../admin/routes/status-upstreams.ts'
+import type { Reply } from '../admin/respond.ts'
+import type { Route } from '../admin/router.ts'
 import type { Supervisor, WorkerState } from './workers.ts'
 
 export interface StatusSource {
@@ -35,6 +44,14 @@ export interface StatusSource {
   supervisor (): Supervisor
   /** The snapshot the node serves, null before the first one is built. */
   snapshot (): { version: number; hash: string } | null
+  /** GET /status/dns: the node's DNS statistics (primary/dns-stats.ts); none: an empty set. */
+  dnsStats?: DnsStatsSource
+  /**
+   * More routes served after the Status API's own (DB-less mode: the read-only upstream routes,
+   * admin/routes/status-upstreams.ts); read per request, since they exist once the Admin API's
+   * store does.
+   */
+  routes? (): readonly Route[]
 }
 
 export interface ReloadCounts { ok: number; failed: number; last: null | { at: string; ok: boolean; message: string } }
@@ -148,9 +165,10 @@ export async function startStatusServer (config: Config, source: StatusSource): 
     }
   })()
 
-  const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string | null, body: string): void => {
+  const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string | null, body: string, extra?: Record<string, string>): void => {
     const headers: Record<string, string | number> = { 'Content-Length': Buffer.byteLength(body), Server: `sluice/${SLUICE_VERSION}` }
     if (type !== null) headers['Content-Type'] = type
+    if (extra !== undefined) Object.assign(headers, extra)
     res.writeHead(status, headers)
     res.end(req.method === 'HEAD' ? undefined : body)
     if (accessLog !== null) {
@@ -163,6 +181,13 @@ export async function startStatusServer (config: Config, source: StatusSource): 
   const json = (req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void => {
     send(req, res, status, JSON_TYPE, JSON.stringify(value))
   }
+  /** An Admin API-style Reply (admin/respond.ts): JSON, text, or no body. */
+  const reply = (req: IncomingMessage, res: ServerResponse, r: Reply): void => {
+    if (r.body === undefined || r.status === 204) send(req, res, r.status, null, '', r.headers)
+    else if (typeof r.body === 'string') send(req, res, r.status, 'text/plain; charset=utf-8', r.body, r.headers)
+    else send(req, res, r.status, JSON_TYPE, JSON.stringify(r.body), r.headers)
+  }
+  const routeLog = (level: 'error' | 'warn' | 'info', message: string): void => { log[level](`status API ${message}`) }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://status')
@@ -200,6 +225,17 @@ export async function startStatusServer (config: Config, source: StatusSource): 
       if (!get) { json(req, res, 405, { message: 'Method not allowed' }); return }
       send(req, res, 200, CONTENT_TYPE, await metricsText())
       return
+    }
+    if (path === '/status/dns') {
+      if (!get) { json(req, res, 405, { message: 'Method not allowed' }); return }
+      reply(req, res, await dnsStatusReply(config, source.dnsStats ?? null))
+      return
+    }
+    const routes = source.routes?.() ?? []
+    if (routes.length > 0) {
+      const acrh = req.headers['access-control-request-headers']
+      const r = await answerStatusRoute(routes, { method: req.method ?? 'GET', url: req.url ?? '/', requestHeaders: typeof acrh === 'string' ? acrh : undefined }, routeLog)
+      if (r !== null) { reply(req, res, r); return }
     }
     json(req, res, 404, { message: 'Not found' })
   }

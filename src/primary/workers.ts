@@ -21,6 +21,7 @@ import { PROTOCOL_VERSION, type PrimaryToWorker, type RlDeltas, type RlInit, typ
 import { log } from '../common/log.ts'
 import { ensureDefaultCert } from './default-cert.ts' // TLS
 import { ProxyCacheRelay } from '../plugins/proxy-cache/api.ts'
+import { DnsStatsRelay } from './dns-stats.ts'
 import { oauth2Unavailable, type OAuth2Handler } from '../plugins/oauth2/primary.ts'
 import { NO_SESSION_STORE, type SessionStoreHandler } from './session-store.ts'
 
@@ -62,6 +63,8 @@ export class Supervisor extends EventEmitter {
   private sessions: SessionStoreHandler = NO_SESSION_STORE
   /** proxy-cache Admin API: asks the serving workers about their caches and gathers the answers. */
   readonly proxyCache = new ProxyCacheRelay((id, m) => { const w = this.workers.get(id); if (w) this.post(w, m) }, () => [...this.workers.values()].filter((w) => w.state === 'serving').map((w) => w.id))
+  /** GET /status/dns: asks the serving workers for their DNS statistics (dns-stats.ts). */
+  readonly dnsStats = new DnsStatsRelay((id, m) => { const w = this.workers.get(id); if (w) this.post(w, m) }, () => [...this.workers.values()].filter((w) => w.state === 'serving').map((w) => w.id))
 
   constructor (config: Config) {
     super()
@@ -179,6 +182,9 @@ export class Supervisor extends EventEmitter {
         break
       case 'proxy-cache-result':
         this.proxyCache.onResult(msg)
+        break
+      case 'dns-stats-result': // GET /status/dns (dns-stats.ts)
+        this.dnsStats.onResult(msg)
         break
       case 'oauth2': // oauth2 plugin: grants and token lookups on the database (plugins/oauth2/primary.ts)
         if (this.oauth2 === null) this.post(w, oauth2Unavailable(msg))

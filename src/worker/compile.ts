@@ -8,8 +8,9 @@
  * - a route without a service stays in the router and answers 503 `no Service found ...`;
  * - stream-only routes (tcp, tls, udp, tls_passthrough) are not HTTP routes.
  *
- * Services sharing (protocol, host, port, connect timeout, TLS verification) share one
- * UpstreamTarget and therefore one connection pool (upstreams.ts assigns pools after compile).
+ * Services sharing (protocol, host, port, connect timeout, TLS profile) share one UpstreamTarget
+ * and therefore one connection pool (upstreams.ts assigns pools after compile). The TLS profile of
+ * an https service (client certificate, verification, trust store, depth) is upstream-tls.ts's.
  */
 import type { RouteRow, ServiceRow, Snapshot } from '../common/snapshot.ts'
 import type { RouterEntry } from '../router/types.ts'
@@ -20,6 +21,7 @@ import { compileServiceBalancing, type ServiceBalancing } from './balancer/runti
 import { HANDLERS } from '../plugins/handlers.ts'
 import type { AnyPluginHandler } from '../plugins/types.ts'
 import { compilePlugins, type CompiledPlugins, type PhaseChains } from './plugin-chains.ts'
+import { upstreamTls, type UpstreamTls } from './upstream-tls.ts'
 
 export interface UpstreamTarget {
   /** Pool identity: same key, same pool across snapshots. */
@@ -33,6 +35,8 @@ export interface UpstreamTarget {
   readonly hostHeader: string
   readonly connectTimeout: number
   readonly tlsVerify: boolean
+  /** https: the service's TLS profile (upstream-tls.ts); null for http. */
+  readonly tls: UpstreamTls | null
   /** Assigned by UpstreamRegistry.reconcile() once the whole snapshot compiled. */
   pool: UpstreamPool | null
   /** Balancer hook (balancer/runtime.ts): the upstream or DNS balancer this target's tries pick from. */
@@ -84,12 +88,13 @@ function targetProtocol (p: string): 'http' | 'https' | null {
   }
 }
 
-function compileTarget (s: ServiceRow, targets: Map<string, UpstreamTarget>): UpstreamTarget | null {
+function compileTarget (s: ServiceRow, ctx: ServiceContext): UpstreamTarget | null {
   const protocol = targetProtocol(s.protocol)
   if (protocol === null) return null
+  const targets = ctx.targets
   const port = s.port
-  const tlsVerify = s.tls_verify === true
-  const key = `${protocol}://${s.host}:${port}|${s.connect_timeout}|${tlsVerify ? 1 : 0}`
+  const tls = protocol === 'https' ? upstreamTls(s, ctx.snap) : null
+  const key = `${protocol}://${s.host}:${port}|${s.connect_timeout}|${tls === null ? '' : tls.key}`
   const known = targets.get(key)
   if (known !== undefined) return known
   const bracketed = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host
@@ -102,7 +107,8 @@ function compileTarget (s: ServiceRow, targets: Map<string, UpstreamTarget>): Up
     origin: `${protocol}://${bracketed}:${port}`,
     hostHeader: port === defaultPort ? bracketed : `${bracketed}:${port}`,
     connectTimeout: s.connect_timeout,
-    tlsVerify,
+    tlsVerify: tls !== null && tls.verify,
+    tls,
     pool: null,
     balancing: null,
   }
@@ -133,7 +139,7 @@ function compileRoute (r: RouteRow, service: CompiledService | null, plugins: Co
  * and target changes always recompile in full, see compile-delta.ts INCREMENTAL_TABLES).
  */
 export interface ServiceContext {
-  /** Targets by key, shared by services with the same (protocol, host, port, timeout, TLS). */
+  /** Targets by key, shared by services with the same (protocol, host, port, timeout, TLS profile). */
   readonly targets: Map<string, UpstreamTarget>
   readonly snap: Snapshot
 }
@@ -141,9 +147,9 @@ export interface ServiceContext {
 /** null: the service is not served (disabled, or not an HTTP protocol); its routes are left out. */
 export function compileService (s: ServiceRow, ctx: ServiceContext): CompiledService | null {
   if (s.enabled === false) return null
-  const target = compileTarget(s, ctx.targets)
+  const target = compileTarget(s, ctx)
   if (target === null) return null
-  target.balancing ??= compileServiceBalancing(s, ctx.snap, target.protocol) // balancer hook
+  target.balancing ??= compileServiceBalancing(s, ctx.snap, target.protocol, target.tls) // balancer hook
   return {
     row: s,
     id: s.id,

@@ -29,7 +29,7 @@ import { setDraining, stats, whenIdle } from './lifecycle.ts'
 import { closeConnections, closeListeners, listenAll, setSnapshot, setTlsSnapshot, whenTlsSettled, type Bound } from './server.ts'
 import { initSettings } from './settings.ts'
 import { UpstreamRegistry } from './upstreams.ts'
-import { applyUpstreamHealth } from './balancer/runtime.ts'
+import { applyUpstreamHealth, dnsStats } from './balancer/runtime.ts'
 import { rateLimitClient } from './ratelimit-client.ts'
 import { closeAccessLog, initAccessLog } from './access-log.ts'
 import { takeMetricsDelta } from './metrics-recorder.ts'
@@ -219,6 +219,10 @@ port.on('message', (msg: PrimaryToWorker) => {
       // upstream health verdicts (worker/balancer)
       case 'upstream-health':
         onUpstreamHealth(msg)
+        break
+      // GET /status/dns (primary/dns-stats.ts): this worker's DnsCache statistics
+      case 'dns-stats':
+        post({ type: 'dns-stats-result', workerId, seq: msg.seq, report: dnsStats() })
         break
       default: {
         const never: never = msg

@@ -33,6 +33,12 @@ export interface WorkerSettings {
   readonly keepaliveIdleTimeoutMs: number
   /** `upstream_transport`: which client sends to plain-http targets (https always uses undici). */
   readonly upstreamTransport: TransportKind
+  /** `proxy_ssl_verify`: verify https upstreams whose service has tls_verify null (upstream-tls.ts). */
+  readonly proxySslVerify: boolean
+  /** `proxy_ssl_verify_depth`: for services whose tls_verify_depth is null. */
+  readonly proxySslVerifyDepth: number
+  /** `proxy_ssl_trusted_certificate`: its PEM text, `system`, or null (nothing trusted). */
+  readonly proxySslTrusted: string | null
 }
 
 /** Accepts the structured-cloned Config (Sets survive the clone; arrays may arrive as arrays). */
@@ -61,6 +67,9 @@ export function buildSettings (config: Config): WorkerSettings {
     keepaliveMaxRequests: config.upstreamKeepaliveMaxRequests ?? 10000,
     keepaliveIdleTimeoutMs: config.upstreamKeepaliveIdleTimeoutMs ?? 60000,
     upstreamTransport: parseTransportKind(config.upstreamTransport),
+    proxySslVerify: config.proxySslVerify === true,
+    proxySslVerifyDepth: config.proxySslVerifyDepth ?? 1,
+    proxySslTrusted: config.proxySslTrusted ?? null,
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Upstream connection pools: one transport (transport/index.ts: undici Pool or the lean `net`
  * transport, per `upstream_transport`; https targets always undici) per balancer address and
- * service profile (protocol, ip, port, connect timeout, TLS verification, SNI), made on the first
+ * service profile (protocol, ip, port, connect timeout, TLS profile, SNI), made on the first
  * try to that address and reused across snapshots while a live balancer address uses it.
  *
  * Pool lifecycle:
@@ -29,7 +29,7 @@ import type { UpstreamTarget } from './compile.ts'
 
 /** One address as a service profile reaches it (balancer/runtime.ts poolFor). */
 export interface PoolTarget extends TransportTarget {
-  /** Pool identity: protocol, ip, port, connect timeout, TLS verification, SNI. */
+  /** Pool identity: protocol, ip, port, connect timeout, TLS profile (upstream-tls.ts), SNI. */
   readonly key: string
 }
 
@@ -85,8 +85,13 @@ export class UpstreamRegistry {
    */
   reconcile (targets: readonly UpstreamTarget[]): void {
     const used = new Set<Balancer>()
-    for (const t of targets) if (t.balancing !== null) used.add(t.balancing.balancer)
-    const keep = pruneBalancers(used)
+    const profiles = new Set<number>()
+    for (const t of targets) {
+      if (t.balancing === null) continue
+      used.add(t.balancing.balancer)
+      profiles.add(t.balancing.profile)
+    }
+    const keep = pruneBalancers(used, profiles)
     for (const [key, p] of this.#pools) {
       if (keep.has(key)) continue
       this.#pools.delete(key)

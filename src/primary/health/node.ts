@@ -51,6 +51,8 @@ export interface NodeHealthOptions {
 
 export class NodeHealth {
   readonly registry: HealthRegistry
+  /** The resolver of the registry's targets (its statistics go into GET /status/dns). */
+  readonly dns: DnsCache
   readonly admin: HealthAdmin
   readonly #o: NodeHealthOptions
   readonly #attached = new Map<Supervisor, { sink: HealthSink; off: () => void }>()
@@ -59,6 +61,7 @@ export class NodeHealth {
   constructor (o: NodeHealthOptions) {
     this.#o = o
     const dns = new DnsCache(o.dns ?? {})
+    this.dns = dns
     this.registry = new HealthRegistry({
       resolve: async (host) => (await dns.resolve(host)).map((a) => a.port === undefined ? { ip: a.ip } : { ip: a.ip, port: a.port }),
       expiry: (host) => dns.expiresAt(host),

@@ -22,16 +22,19 @@ import { currentRegistry, type PoolTarget, type UpstreamPool } from '../upstream
 import type { Address } from './address.ts'
 import { Balancer, type BalancerSpec, type TargetSpec } from './balancer.ts'
 import { compileHashSpec } from './hash-on.ts'
+import type { UpstreamTls } from '../upstream-tls.ts'
 
 /** What a compiled service balances with. */
 export interface ServiceBalancing {
   readonly balancer: Balancer
   readonly https: boolean
-  /** Index into Address.pools: (protocol, connect timeout, TLS verification). */
+  /** Index into Address.pools: (protocol, connect timeout, TLS profile). */
   readonly profile: number
   readonly protocol: 'http' | 'https'
   readonly connectTimeout: number
   readonly tlsVerify: boolean
+  /** https: the TLS profile (upstream-tls.ts); null for http. */
+  readonly tls: UpstreamTls | null
 }
 
 type Row = Record<string, unknown>
@@ -144,7 +147,7 @@ function plainSpec (host: string, port: number): BalancerSpec {
 }
 
 /** compile.ts hook: the balancer of one service of the snapshot being compiled. */
-export function compileServiceBalancing (s: ServiceRow, snap: Snapshot, protocol: 'http' | 'https'): ServiceBalancing {
+export function compileServiceBalancing (s: ServiceRow, snap: Snapshot, protocol: 'http' | 'https', tls: UpstreamTls | null = null): ServiceBalancing {
   index(snap)
   const u = upstreamsByName.get(s.host.toLowerCase())
   const spec = u !== undefined ? upstreamSpec(u) : plainSpec(s.host, s.port)
@@ -153,19 +156,19 @@ export function compileServiceBalancing (s: ServiceRow, snap: Snapshot, protocol
     b = new Balancer(spec, dnsCache(), health.get(spec.upstreamId) ?? NO_UNHEALTHY)
     live.set(spec.key, b)
   }
-  const tlsVerify = s.tls_verify === true
-  const pk = `${protocol}|${s.connect_timeout}|${tlsVerify ? 1 : 0}`
+  const pk = `${protocol}|${s.connect_timeout}|${tls === null ? '' : tls.key}`
   let profile = profiles.get(pk)
   if (profile === undefined) { profile = profiles.size; profiles.set(pk, profile) }
-  return { balancer: b, https: protocol === 'https', profile, protocol, connectTimeout: s.connect_timeout, tlsVerify }
+  return { balancer: b, https: protocol === 'https', profile, protocol, connectTimeout: s.connect_timeout, tlsVerify: tls !== null && tls.verify, tls }
 }
 
 /**
  * After a compile (UpstreamRegistry.reconcile with the targets the compiled services use):
- * balancers none of them uses stop refreshing and are forgotten. Returns the pool keys live
+ * balancers none of them uses stop refreshing and are forgotten, and so are the pools of profiles
+ * (`usedProfiles`: ServiceBalancing.profile) none of them uses. Returns the pool keys live
  * addresses use (the registry retires the rest).
  */
-export function pruneBalancers (used: ReadonlySet<Balancer>): Set<string> {
+export function pruneBalancers (used: ReadonlySet<Balancer>, usedProfiles?: ReadonlySet<number>): Set<string> {
   for (const [k, b] of live) {
     if (used.has(b)) continue
     b.dispose()
@@ -174,7 +177,16 @@ export function pruneBalancers (used: ReadonlySet<Balancer>): Set<string> {
   indexed = null
   const keep = new Set<string>()
   for (const b of live.values()) {
-    for (const a of b.addresses) for (const p of a.pools) if (p !== undefined) keep.add(p.key)
+    for (const a of b.addresses) {
+      const pools = a.pools
+      for (let i = 0; i < pools.length; i++) {
+        const p = pools[i]
+        if (p === undefined) continue
+        // A profile no service uses any more (a client certificate or CA replaced): its pools go.
+        if (usedProfiles !== undefined && !usedProfiles.has(i)) pools[i] = undefined
+        else keep.add(p.key)
+      }
+    }
   }
   return keep
 }
@@ -187,13 +199,14 @@ export function poolFor (a: Address, sb: ServiceBalancing): UpstreamPool {
   const host = v6 ? `[${a.ip}]` : a.ip
   const sni = sb.https ? a.servername : null
   const t: PoolTarget = {
-    key: `${sb.protocol}://${host}:${a.port}|${sb.connectTimeout}|${sb.tlsVerify ? 1 : 0}|${sni ?? ''}`,
+    key: `${sb.protocol}://${host}:${a.port}|${sb.connectTimeout}|${sb.tls === null ? '' : sb.tls.key}|${sni ?? ''}`,
     protocol: sb.protocol,
     host: a.ip,
     port: a.port,
     origin: `${sb.protocol}://${host}:${a.port}`,
     connectTimeout: sb.connectTimeout,
     tlsVerify: sb.tlsVerify,
+    tls: sb.tls,
     servername: sni,
   }
   const pool = currentRegistry().pool(t)

@@ -28,6 +28,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import type { ConnectionOptions } from 'node:tls'
 
 /** Request body: a whole buffer (replayable, sent with Content-Length) or a stream (backpressure). */
 export type TransportBody = Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array> | null
@@ -111,6 +112,11 @@ export interface TransportTarget {
   /** Milliseconds for the TCP (and TLS) handshake. */
   readonly connectTimeout: number
   readonly tlsVerify: boolean
+  /**
+   * https: tls.connect options of the service's TLS profile (worker/upstream-tls.ts: client
+   * certificate, trust store, verification and its depth); they replace `tlsVerify` when present.
+   */
+  readonly tls?: { readonly options: ConnectionOptions } | null
   /** TLS SNI / certificate name when `host` is an address (balancer targets); default: `host` unless an IP. */
   readonly servername?: string | null
 }

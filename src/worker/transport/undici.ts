@@ -2,7 +2,8 @@
  * The `undici` transport (the default): today's undici Pool behind the seam, unchanged. The seam is
  * undici's own dispatch shape, so requests and handlers pass straight through; this file only
  * builds the Pool the way upstreams.ts always has (keep-alive from Kong's upstream_keepalive_*,
- * connect timeout and TLS verification from the target) and maps the seam's options.
+ * connect timeout and the TLS profile from the target: client certificate, trust store,
+ * verification and its depth, SNI) and maps the seam's options.
  *
  * Differences from the seam's wording, all undici's own behaviour:
  * - `writeTimeout` is ignored: undici has no write timer. Its headersTimeout also fires while a
@@ -158,7 +159,7 @@ export class UndiciTransport implements Transport {
       maxRequestsPerClient: perConnection > 1 ? perConnection - 1 : undefined,
       connect: {
         timeout: target.connectTimeout,
-        rejectUnauthorized: target.tlsVerify,
+        ...(target.tls != null ? target.tls.options : { rejectUnauthorized: target.tlsVerify }),
         ...(target.protocol === 'https' && (target.servername ?? null) !== null ? { servername: target.servername! } : target.protocol === 'https' && !isIp(target.host) ? { servername: target.host } : {}),
       },
     })

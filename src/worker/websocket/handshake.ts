@@ -147,7 +147,7 @@ function openUpstream (t: Tunnel, sb: ServiceBalancing, addr: Address, readTimeo
  */
 function connectSocket (sb: ServiceBalancing, addr: Address, readTimeout: number): Socket {
   const socket = sb.https
-    ? tlsConnect({ host: addr.ip, port: addr.port, servername: addr.servername ?? undefined, rejectUnauthorized: sb.tlsVerify, ALPNProtocols: ['http/1.1'] })
+    ? tlsConnect({ ...(sb.tls?.options ?? { rejectUnauthorized: sb.tlsVerify }), host: addr.ip, port: addr.port, servername: addr.servername ?? undefined, ALPNProtocols: ['http/1.1'] })
     : netConnect({ host: addr.ip, port: addr.port })
   const timer = setTimeout(() => {
     socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
