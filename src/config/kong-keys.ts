@@ -71,7 +71,7 @@ export const KONG_ONLY_KEYS: ReadonlySet<string> = new Set([
   'pg_ro_schema', 'pg_ro_timeout', 'pg_ro_user', 'pg_ro_password', 'pg_ro_ssl', 'pg_ro_ssl_verify',
   'pg_ro_max_concurrent_queries', 'pg_ro_semaphore_timeout', 'pg_ro_keepalive_timeout', 'pg_ro_pool_size',
   'pg_ro_backlog', 'declarative_config_string', 'db_update_propagation', 'db_cache_ttl',
-  'db_cache_neg_ttl', 'db_resurrect_ttl', 'dns_cache_size', 'dns_no_sync', 'new_dns_client',
+  'db_cache_neg_ttl', 'db_resurrect_ttl', 'dns_cache_size', 'dns_no_sync',
   'resolver_address', 'resolver_hosts_file', 'resolver_family', 'resolver_valid_ttl',
   'resolver_stale_ttl', 'resolver_lru_cache_size', 'resolver_mem_cache_size', 'resolver_error_ttl',
   'dedicated_config_processing', 'worker_consistency', 'worker_state_update_frequency',

@@ -14,7 +14,7 @@
  * - Passive reports go to the primary in one `passive-health` message per event-loop turn.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { DnsCache, dnsOptionsFromConfig } from '../../common/dns.ts'
+import { DnsCache, dnsOptionsFromConfig, type DnsStatsReport } from '../../common/dns.ts'
 import type { PassiveReport, UpstreamHealthMessage } from '../../common/health.ts'
 import type { ServiceRow, Snapshot } from '../../common/snapshot.ts'
 import type { WorkerData } from '../../common/protocol.ts'
@@ -60,6 +60,11 @@ export function dnsCache (): DnsCache {
     dns = new DnsCache(dnsOptionsFromConfig(raw))
   }
   return dns
+}
+
+/** The statistics of the worker's DnsCache (GET /status/dns); none before it is first used. */
+export function dnsStats (): DnsStatsReport {
+  return dns === null ? { stats: {}, lastAt: {} } : dns.stats()
 }
 
 /** Tests: a DnsCache of their own. */
