@@ -35,7 +35,7 @@ import { acquirePool, releasePool } from './upstreams.ts'
 import type { Address } from './balancer/address.ts'
 import { recordLatency } from './balancer/algorithms.ts'
 import { hashInput } from './balancer/hash-on.ts'
-import { poolFor, reportPassive } from './balancer/runtime.ts'
+import { poolFor, poolForHost, reportPassive } from './balancer/runtime.ts'
 
 /** Largest body a plugin may ask for whole (kong.request.get_raw_body); larger ones stream. */
 export const PLUGIN_BODY_LIMIT = 8 * 1024 * 1024
@@ -220,7 +220,9 @@ function pickAndSend (ctx: RequestContext, a: Attempt): void {
   }
   a.address = addr
   addr.connections++
-  const pool = poolFor(addr, sb)
+  // https: the SNI is the upstream Host's name (Kong proxy_ssl_name $upstream_host), which is the
+  // address's own name unless preserve_host or a plugin set the Host; such names get pools of their own.
+  const pool = sb.https && (route.preserveHost || ctx.upstreamHost !== null) ? poolForHost(addr, sb, ctx.upstreamHeaders![1]!) : poolFor(addr, sb)
   const held = ctx.pool
   ctx.pool = pool
   acquirePool(pool)

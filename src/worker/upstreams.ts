@@ -101,6 +101,15 @@ export class UpstreamRegistry {
     }
   }
 
+  /** Takes `p` out of service now (an SNI pool pushed out, balancer/runtime.ts): closed once no request holds it. */
+  retire (p: UpstreamPool): void {
+    if (this.#pools.get(p.key) === p) this.#pools.delete(p.key)
+    if (p.retired) return
+    p.retired = true
+    if (p.active === 0) closePool(p)
+    else retiredPools.add(p)
+  }
+
   /** Closes every pool now (shutdown): in-flight requests are destroyed. */
   async destroyAll (): Promise<void> {
     const all = [...this.#pools.values(), ...retiredPools]

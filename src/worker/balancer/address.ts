@@ -30,6 +30,8 @@ export class Address {
   ewmaAt: number
   /** By profile id (runtime.ts). */
   readonly pools: Array<UpstreamPool | undefined>
+  /** By profile id, then SNI: pools of tries whose upstream Host names another server (runtime.ts poolForHost). */
+  sniPools: Array<Map<string, UpstreamPool> | undefined> | null
 
   constructor (ip: string, port: number, weight: number, target: string, hostName: string) {
     this.ip = ip
@@ -49,5 +51,6 @@ export class Address {
     this.ewma = 0
     this.ewmaAt = 0
     this.pools = []
+    this.sniPools = null
   }
 }

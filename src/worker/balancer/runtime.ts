@@ -13,6 +13,7 @@
  * - main.ts hands `upstream-health` messages to applyUpstreamHealth().
  * - Passive reports go to the primary in one `passive-health` message per event-loop turn.
  */
+import { isIPv4 } from 'node:net'
 import { parentPort, workerData } from 'node:worker_threads'
 import { DnsCache, dnsOptionsFromConfig, type DnsStatsReport } from '../../common/dns.ts'
 import type { PassiveReport, UpstreamHealthMessage } from '../../common/health.ts'
@@ -191,6 +192,14 @@ export function pruneBalancers (used: ReadonlySet<Balancer>, usedProfiles?: Read
         if (usedProfiles !== undefined && !usedProfiles.has(i)) pools[i] = undefined
         else keep.add(p.key)
       }
+      const sni = a.sniPools
+      if (sni === null) continue
+      for (let i = 0; i < sni.length; i++) {
+        const m = sni[i]
+        if (m === undefined) continue
+        if (usedProfiles !== undefined && !usedProfiles.has(i)) sni[i] = undefined
+        else for (const p of m.values()) keep.add(p.key)
+      }
     }
   }
   return keep
@@ -200,9 +209,13 @@ export function pruneBalancers (used: ReadonlySet<Balancer>, usedProfiles?: Read
 export function poolFor (a: Address, sb: ServiceBalancing): UpstreamPool {
   const p = a.pools[sb.profile]
   if (p !== undefined && !p.retired) return p
-  const v6 = a.ip.includes(':')
-  const host = v6 ? `[${a.ip}]` : a.ip
-  const sni = sb.https ? a.servername : null
+  const pool = makePool(a, sb, sb.https ? a.servername : null)
+  a.pools[sb.profile] = pool
+  return pool
+}
+
+function makePool (a: Address, sb: ServiceBalancing, sni: string | null): UpstreamPool {
+  const host = a.ip.includes(':') ? `[${a.ip}]` : a.ip
   const t: PoolTarget = {
     key: `${sb.protocol}://${host}:${a.port}|${sb.connectTimeout}|${sb.tls === null ? '' : sb.tls.key}|${sni ?? ''}`,
     protocol: sb.protocol,
@@ -214,8 +227,45 @@ export function poolFor (a: Address, sb: ServiceBalancing): UpstreamPool {
     tls: sb.tls,
     servername: sni,
   }
-  const pool = currentRegistry().pool(t)
-  a.pools[sb.profile] = pool
+  return currentRegistry().pool(t)
+}
+
+/**
+ * The TLS server name for an upstream Host value (nginx ngx_http_upstream_ssl_name on Kong's
+ * `proxy_ssl_name $upstream_host`): the name without its port; none for an IP literal.
+ */
+export function sniOfHost (host: string): string | null {
+  if (host.length === 0 || host.charCodeAt(0) === 91) return null // '[': IPv6 literal
+  const colon = host.indexOf(':')
+  const name = colon < 0 ? host : host.slice(0, colon)
+  return name.length === 0 || isIPv4(name) ? null : name
+}
+
+/** SNI pools one address keeps per profile; past it the oldest is retired (Hosts are the client's). */
+const SNI_POOLS_MAX = 64
+
+/**
+ * The pool for a try to `a` whose upstream Host is `host` rather than the address's own name
+ * (preserve_host, or a plugin's Host on an https service): Kong sends that name as SNI and keeps
+ * its connections apart (kong/init.lua balancer: pool `ip|port|upstream_host|...`).
+ */
+export function poolForHost (a: Address, sb: ServiceBalancing, host: string): UpstreamPool {
+  const sni = sniOfHost(host)
+  if (sni === a.servername) return poolFor(a, sb)
+  const byProfile = a.sniPools ??= []
+  let m = byProfile[sb.profile]
+  if (m === undefined) { m = new Map(); byProfile[sb.profile] = m }
+  const k = sni ?? ''
+  const p = m.get(k)
+  if (p !== undefined && !p.retired) return p
+  if (p === undefined && m.size >= SNI_POOLS_MAX) {
+    const [oldKey, old] = m.entries().next().value!
+    m.delete(oldKey)
+    currentRegistry().retire(old)
+  }
+  const pool = makePool(a, sb, sni)
+  m.delete(k)
+  m.set(k, pool)
   return pool
 }
 

@@ -20,7 +20,7 @@ import { closeClient, sendErrorPage, sendKongError, VIA_TOKEN } from '../respons
 import { settings } from '../settings.ts'
 import type { Address } from '../balancer/address.ts'
 import { hashInput } from '../balancer/hash-on.ts'
-import { reportPassive, type ServiceBalancing } from '../balancer/runtime.ts'
+import { reportPassive, sniOfHost, type ServiceBalancing } from '../balancer/runtime.ts'
 import { internalFailure } from '../proxy.ts'
 import { LEGACY_BUILD, uwsInfo } from '../uws-load.ts'
 import { MAX_MESSAGE, release, Tunnel, upstreamClosed, upstreamMessage, upstreamPing, type TunnelData } from './tunnel.ts'
@@ -127,7 +127,7 @@ function openUpstream (t: Tunnel, sb: ServiceBalancing, addr: Address, readTimeo
     perMessageDeflate: false,
     maxPayload: MAX_MESSAGE,
     followRedirects: false,
-    createConnection: () => connectSocket(sb, addr, readTimeout),
+    createConnection: () => connectSocket(sb, addr, readTimeout, h[1]!),
   })
   up.on('upgrade', (res: IncomingMessage) => { t.head = res.headers })
   up.on('open', () => { upstreamOpened(t, up) })
@@ -145,9 +145,10 @@ function openUpstream (t: Tunnel, sb: ServiceBalancing, addr: Address, readTimeo
  * read_timeout of silence until the 101 (ws turns the socket timeout off once open; its own
  * handshakeTimeout is not armed on a socket given by createConnection). Both are Kong's 504.
  */
-function connectSocket (sb: ServiceBalancing, addr: Address, readTimeout: number): Socket {
+function connectSocket (sb: ServiceBalancing, addr: Address, readTimeout: number, host: string): Socket {
+  // TLS as proxy.ts: the service's profile (upstream-tls.ts), SNI from the upstream Host's name.
   const socket = sb.https
-    ? tlsConnect({ ...(sb.tls?.options ?? { rejectUnauthorized: sb.tlsVerify }), host: addr.ip, port: addr.port, servername: addr.servername ?? undefined, ALPNProtocols: ['http/1.1'] })
+    ? tlsConnect({ ...(sb.tls?.options ?? { rejectUnauthorized: sb.tlsVerify }), host: addr.ip, port: addr.port, servername: sniOfHost(host) ?? undefined, ALPNProtocols: ['http/1.1'] })
     : netConnect({ host: addr.ip, port: addr.port })
   const timer = setTimeout(() => {
     socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
