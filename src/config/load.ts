@@ -56,6 +56,10 @@ export interface Config {
   clientBodyTimeoutMs: number
   /** lua_max_req_headers: header fields the router and plugins see. */
   luaMaxReqHeaders: number
+  /** lua_max_uri_args: query arguments kong.request.get_query returns. */
+  luaMaxUriArgs: number
+  /** lua_max_post_args: form arguments kong.request.get_body returns. */
+  luaMaxPostArgs: number
   /** nginx_events_worker_connections resolved (`auto`: ulimit -n within 1024..16384). */
   workerConnections: number
   upstreamKeepalivePoolSize: number
@@ -336,6 +340,8 @@ export function buildConfig (raw: RawConfig, sources: Partial<Record<ConfigKey, 
     clientHeaderTimeoutMs: get<number>('client_header_timeout'),
     clientBodyTimeoutMs: get<number>('client_body_timeout'),
     luaMaxReqHeaders: get<number>('lua_max_req_headers'),
+    luaMaxUriArgs: get<number>('lua_max_uri_args'),
+    luaMaxPostArgs: get<number>('lua_max_post_args'),
     workerConnections,
     upstreamKeepalivePoolSize: get<number>('upstream_keepalive_pool_size'),
     upstreamKeepaliveMaxRequests: get<number>('upstream_keepalive_max_requests'),

@@ -1,10 +1,12 @@
 /**
  * Request bodies for plugins: `kong.request.get_body()` (JSON, application/x-www-form-urlencoded,
- * multipart/form-data; chosen by Content-Type, nothing else is parsed) and the re-encoding of
+ * multipart/form-data; chosen by Content-Type, nothing else is parsed; a form gives its first
+ * `lua_max_post_args` arguments, as ngx.req.get_post_args) and the re-encoding of
  * `kong.service.request.set_body()` in the same type. Only run when a plugin asks for a body.
  */
 import type { ParsedBody, QueryValue } from '../plugins/types.ts'
 import { encodeQuery, parseQuery } from './query-args.ts'
+import { settings } from './settings.ts'
 
 export const CT_JSON = 'application/json'
 export const CT_FORM = 'application/x-www-form-urlencoded'
@@ -59,7 +61,7 @@ export function parseBody (body: Buffer, contentType: string | null): ParsedBody
       return null
     }
   }
-  if (mt === CT_FORM) return { type: 'form', value: parseQuery(body.toString('latin1')) }
+  if (mt === CT_FORM) return { type: 'form', value: parseQuery(body.toString('latin1'), settings.maxPostArgs) }
   if (mt === CT_MULTIPART) {
     const b = boundaryOf(contentType!)
     if (b === null) return null

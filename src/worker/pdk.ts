@@ -14,6 +14,7 @@ import { sendExit, sendPluginError } from './gateway-response.ts'
 import { listClear, listGet, listGetAll, listSet, lowerName, wireValue } from './header-list.ts'
 import { readPluginBody } from './proxy.ts'
 import { encodeQuery, parseQuery, removeQueryArg } from './query-args.ts'
+import { settings } from './settings.ts'
 import { nginxHost } from './upstream-request.ts'
 
 export function hostName (ctx: RequestContext): string {
@@ -44,7 +45,7 @@ export function getHeaders (ctx: RequestContext): Record<string, string | string
 }
 
 export function getQueryArgs (ctx: RequestContext): Record<string, QueryValue> {
-  return (ctx.queryArgs ??= parseQuery(ctx.query))
+  return (ctx.queryArgs ??= parseQuery(ctx.query, settings.maxUriArgs))
 }
 
 /** nginx `$cookie_<name>`: the first cookie of that name across Cookie headers. */

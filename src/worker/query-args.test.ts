@@ -18,3 +18,11 @@ test('removeQueryArg keeps the others in order and turns + into %20', () => {
 test('encodeQuery sorts keys, repeats arrays, writes true as a bare key', () => {
   assert.equal(encodeQuery({ b: '2 3', a: ['x', 'y'], c: true, d: false }), 'a=x&a=y&b=2%203&c')
 })
+
+test('parseQuery stops after max arguments (lua_max_uri_args / lua_max_post_args), 100 by default', () => {
+  assert.deepEqual({ ...parseQuery('a=1&b=2&c=3', 2) }, { a: '1', b: '2' })
+  assert.deepEqual({ ...parseQuery('a=1&a=2&c=3', 2) }, { a: ['1', '2'] })
+  const many = Array.from({ length: 101 }, (_, i) => `k${i}=${i}`).join('&')
+  assert.equal(Object.keys(parseQuery(many)).length, 100)
+  assert.equal(Object.keys(parseQuery(many, 1000)).length, 101)
+})

@@ -7,7 +7,7 @@
  */
 import type { QueryValue } from '../plugins/types.ts'
 
-/** Kong's default max_args for get_query / get_uri_args. */
+/** Kong's default max_args for get_query / get_post_args (`lua_max_uri_args`, `lua_max_post_args`). */
 const MAX_ARGS = 100
 
 export function unescapeArg (s: string): string {
@@ -21,13 +21,13 @@ export function unescapeArg (s: string): string {
   }
 }
 
-/** `ngx.req.get_uri_args()`. */
-export function parseQuery (raw: string | null): Record<string, QueryValue> {
+/** `ngx.req.get_uri_args(max)`: the first `max` arguments (the rest are left out, as nginx truncates). */
+export function parseQuery (raw: string | null, max = MAX_ARGS): Record<string, QueryValue> {
   const out: Record<string, QueryValue> = Object.create(null) as Record<string, QueryValue>
   if (raw === null || raw === '') return out
   let count = 0
   let start = 0
-  while (start <= raw.length && count < MAX_ARGS) {
+  while (start <= raw.length && count < max) {
     let end = raw.indexOf('&', start)
     if (end < 0) end = raw.length
     if (end > start) {

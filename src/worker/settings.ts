@@ -2,7 +2,8 @@
  * The worker's view of the node configuration, derived once at thread start from the Config the
  * primary passes in `workerData`: which Kong headers go out (`headers`, `headers_upstream`, expanded
  * as kong/conf_loader/init.lua does for `server_tokens` / `latency_tokens`), the compiled
- * `trusted_ips`, limits, upstream keepalive settings and the upstream transport (`upstream_transport`).
+ * `trusted_ips`, limits (`lua_max_uri_args`, `lua_max_post_args` among them), upstream keepalive settings
+ * and the upstream transport (`upstream_transport`).
  * Nothing here changes per request.
  */
 import type { Config } from '../config/load.ts'
@@ -33,6 +34,10 @@ export interface WorkerSettings {
   readonly keepaliveIdleTimeoutMs: number
   /** `upstream_transport`: which client sends to plain-http targets (https always uses undici). */
   readonly upstreamTransport: TransportKind
+  /** `lua_max_uri_args`: query arguments kong.request.get_query returns. */
+  readonly maxUriArgs: number
+  /** `lua_max_post_args`: form-body arguments kong.request.get_body returns. */
+  readonly maxPostArgs: number
   /** `proxy_ssl_verify`: verify https upstreams whose service has tls_verify null (upstream-tls.ts). */
   readonly proxySslVerify: boolean
   /** `proxy_ssl_verify_depth`: for services whose tls_verify_depth is null. */
@@ -67,6 +72,8 @@ export function buildSettings (config: Config): WorkerSettings {
     keepaliveMaxRequests: config.upstreamKeepaliveMaxRequests ?? 10000,
     keepaliveIdleTimeoutMs: config.upstreamKeepaliveIdleTimeoutMs ?? 60000,
     upstreamTransport: parseTransportKind(config.upstreamTransport),
+    maxUriArgs: config.luaMaxUriArgs ?? 100,
+    maxPostArgs: config.luaMaxPostArgs ?? 100,
     proxySslVerify: config.proxySslVerify === true,
     proxySslVerifyDepth: config.proxySslVerifyDepth ?? 1,
     proxySslTrusted: config.proxySslTrusted ?? null,
