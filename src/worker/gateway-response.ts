@@ -18,6 +18,7 @@ import { listGet, listSet, lowerName, wireValue } from './header-list.ts'
 import { drain, maybeFinish } from './lifecycle.ts'
 import { hasBodyFilter, hasHeaderFilter, runBodyFilter, runHeaderFilter } from './plugin-runner.ts'
 import { holdLocalAnswer, writeGatewayHeaders } from './responses.ts'
+import { settings } from './settings.ts'
 
 export const CONTENT_TYPE_JSON = 'application/json; charset=utf-8'
 
@@ -54,9 +55,13 @@ function writeCorked (): void {
   res.writeStatus(statusLine(wStatus))
   const list = ctx.respHeaders
   if (list !== null) {
+    const hdrRequestId = settings.hdrRequestId
     for (let i = 0; i < list.length; i += 2) {
       const k = list[i]!
       if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue
+      // Kong assigns its request id after the header filters (handler.lua header_filter.after): a
+      // plugin's value of that name is replaced, not sent beside it.
+      if (hdrRequestId && k === 'x-kong-request-id') continue
       res.writeHeader(k, list[i + 1]!)
     }
   }

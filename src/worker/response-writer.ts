@@ -35,6 +35,14 @@ import { settings } from './settings.ts'
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'date', 'upgrade', 'te',
 ])
+/**
+ * The same plus X-Kong-Request-Id, when Kong's own goes out (`headers`): Kong assigns it after the
+ * header filters (kong/runloop/handler.lua header_filter.after, `header[REQUEST_ID] = rid`), so an
+ * upstream's or a plugin's value of that name is replaced, not sent beside it
+ * (spec 02-integration/05-proxy/33-request-id-header_spec.lua "overwrites value set by plugin").
+ * Chosen once per response: no test per header on the fast path.
+ */
+const HOP_BY_HOP_AND_ID = new Set([...HOP_BY_HOP, 'x-kong-request-id'])
 
 function isDigits (s: string): boolean {
   if (s.length === 0 || s.length > 15) return false
@@ -113,12 +121,14 @@ function writeHeadList (ctx: RequestContext): void {
   let via: string | null = null
   let hasServer = false
   const hdrVia = settings.hdrVia
+  const hdrRequestId = settings.hdrRequestId
   kName = ''
   kValue = ''
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!
     const v = list[i + 1]!
     if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue
+    if (hdrRequestId && name === 'x-kong-request-id') continue // Kong's replaces it (HOP_BY_HOP_AND_ID)
     if (name === 'via' && hdrVia) { via = via === null ? v : `${via}, ${v}`; continue }
     if (name === 'server') hasServer = true
     kongHeader(name, v)
@@ -138,13 +148,14 @@ function writeHead (ctx: RequestContext): void {
   // uWS writes `HTTP/1.1 200 OK` itself when no status was set: one native call fewer on most responses.
   if (status !== 200) res.writeStatus(statusLine(status, ctx.resMessage))
   const listed = connectionListed(headers.connection)
+  const skip = s.hdrRequestId ? HOP_BY_HOP_AND_ID : HOP_BY_HOP
   let via: string | null = null
   let hasServer = false
   kName = ''
   kValue = ''
   for (const name in headers) {
     const v = headers[name]
-    if (v === undefined || HOP_BY_HOP.has(name)) continue
+    if (v === undefined || skip.has(name)) continue
     if (name === 'trailer' && !ctx.wantsTrailers) continue
     if (listed !== null && listed.includes(name)) continue
     if (name === 'via' && s.hdrVia) { via = typeof v === 'string' ? v : v.join(', '); continue }
