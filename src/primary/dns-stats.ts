@@ -6,12 +6,11 @@
  *
  *   primary --DnsStatsRequest{seq}--> each serving worker --DnsStatsResult{seq, workerId, report}--> primary
  *
- * `DnsStatsRelay` pairs the answers with the request: ask() resolves with the answers of every
- * worker asked, or with those that came within the time limit (a worker being replaced does not
- * hold the answer up).
+ * `DnsStatsRelay` pairs the answers with the request (common/fan-out.ts).
  */
 import { mergeDnsStats, type DnsCache, type DnsStatsEntry, type DnsStatsReport } from '../common/dns.ts'
 import type { DnsStatsRequest, DnsStatsResult } from '../common/protocol.ts'
+import { FanOut } from '../common/fan-out.ts'
 
 export interface NodeDnsStats {
   /** Worker threads of the generation serving now. */
@@ -20,50 +19,24 @@ export interface NodeDnsStats {
 }
 
 export class DnsStatsRelay {
-  readonly #post: (workerId: number, msg: DnsStatsRequest) => void
-  readonly #serving: () => readonly number[]
-  readonly #timeoutMs: number
-  #seq = 0
-  readonly #waiting = new Map<number, { want: Set<number>; got: DnsStatsReport[]; done: () => void }>()
+  readonly #fan: FanOut<DnsStatsRequest, DnsStatsResult>
 
   /**
    * @param post sends a message to one worker
    * @param serving ids of the workers serving now
    */
   constructor (post: (workerId: number, msg: DnsStatsRequest) => void, serving: () => readonly number[], timeoutMs = 2000) {
-    this.#post = post
-    this.#serving = serving
-    this.#timeoutMs = timeoutMs
+    this.#fan = new FanOut(post, serving, timeoutMs)
   }
 
   /** Every serving worker's report (those that answered in time). */
-  ask (): Promise<DnsStatsReport[]> {
-    const ids = this.#serving()
-    if (ids.length === 0) return Promise.resolve([])
-    const seq = ++this.#seq
-    return new Promise((resolve) => {
-      const w = { want: new Set(ids), got: [] as DnsStatsReport[], done: () => {} }
-      const timer = setTimeout(() => { w.done() }, this.#timeoutMs)
-      timer.unref()
-      w.done = () => {
-        clearTimeout(timer)
-        this.#waiting.delete(seq)
-        resolve(w.got)
-      }
-      this.#waiting.set(seq, w)
-      const msg: DnsStatsRequest = { type: 'dns-stats', seq }
-      for (const id of ids) {
-        try { this.#post(id, msg) } catch { w.want.delete(id) }
-      }
-      if (w.want.size === 0) w.done()
-    })
+  async ask (): Promise<DnsStatsReport[]> {
+    const answers = await this.#fan.ask((seq) => ({ type: 'dns-stats', seq }))
+    return answers.map((a) => a.report)
   }
 
   onResult (msg: DnsStatsResult): void {
-    const w = this.#waiting.get(msg.seq)
-    if (w === undefined || !w.want.delete(msg.workerId)) return
-    w.got.push(msg.report)
-    if (w.want.size === 0) w.done()
+    this.#fan.onResult(msg)
   }
 }
 

@@ -22,6 +22,7 @@
 import { decodeSegmentBytes, route, type Route } from '../../admin/router.ts'
 import type { Reply } from '../../admin/respond.ts'
 import type { ProxyCacheRequest, ProxyCacheResult } from './messages.ts'
+import { FanOut } from '../../common/fan-out.ts'
 
 export interface ProxyCachePluginRow {
   readonly id: string
@@ -123,50 +124,23 @@ export function proxyCacheRoutes (deps: ProxyCacheApiDeps): Route[] {
   ]
 }
 
-/** Pairs requests to the workers with their answers (primary side). */
+/** Pairs requests to the workers with their answers (primary side; common/fan-out.ts). */
 export class ProxyCacheRelay {
-  readonly #post: (workerId: number, msg: ProxyCacheRequest) => void
-  readonly #serving: () => readonly number[]
-  readonly #timeoutMs: number
-  #seq = 0
-  readonly #waiting = new Map<number, { want: Set<number>; got: ProxyCacheResult[]; done: () => void }>()
+  readonly #fan: FanOut<ProxyCacheRequest, ProxyCacheResult>
 
   /**
    * @param post sends a message to one worker
    * @param serving ids of the workers serving now
    */
   constructor (post: (workerId: number, msg: ProxyCacheRequest) => void, serving: () => readonly number[], timeoutMs = 2000) {
-    this.#post = post
-    this.#serving = serving
-    this.#timeoutMs = timeoutMs
+    this.#fan = new FanOut(post, serving, timeoutMs)
   }
 
   ask (req: CacheAsk): Promise<ProxyCacheResult[]> {
-    const ids = this.#serving()
-    if (ids.length === 0) return Promise.resolve([])
-    const seq = ++this.#seq
-    return new Promise((resolve) => {
-      const w = { want: new Set(ids), got: [] as ProxyCacheResult[], done: () => {} }
-      const timer = setTimeout(() => { w.done() }, this.#timeoutMs)
-      timer.unref()
-      w.done = () => {
-        clearTimeout(timer)
-        this.#waiting.delete(seq)
-        resolve(w.got)
-      }
-      this.#waiting.set(seq, w)
-      const msg: ProxyCacheRequest = { type: 'proxy-cache', seq, ...req }
-      for (const id of ids) {
-        try { this.#post(id, msg) } catch { w.want.delete(id) }
-      }
-      if (w.want.size === 0) w.done()
-    })
+    return this.#fan.ask((seq) => ({ type: 'proxy-cache', seq, ...req }))
   }
 
   onResult (msg: ProxyCacheResult): void {
-    const w = this.#waiting.get(msg.seq)
-    if (w === undefined || !w.want.delete(msg.workerId)) return
-    w.got.push(msg)
-    if (w.want.size === 0) w.done()
+    this.#fan.onResult(msg)
   }
 }
