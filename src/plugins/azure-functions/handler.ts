@@ -28,13 +28,13 @@
  * their names sorted (Kong: Lua table order).
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import { log } from '../../common/log.ts'
 import { SERVER_TOKEN } from '../../common/meta.ts'
 import type { RequestContext } from '../../worker/context.ts'
 import { encodeQuery } from '../../worker/query-args.ts'
 import { settings } from '../../worker/settings.ts'
-import { kongLookup } from '../shared/dns-lookup.ts'
+import { pluginPool } from '../shared/http-pool.ts'
 import type { PluginContext, PluginHandler } from '../types.ts'
 
 export interface AzureFunctionsConfig {
@@ -82,26 +82,6 @@ function stripSlashes (s: string): string {
 export function functionPath (routeprefix: string | null | undefined, functionname: string): string {
   const prefix = stripSlashes(routeprefix ?? '')
   return `${prefix === '' ? '' : `/${prefix}`}/${stripSlashes(functionname)}`
-}
-
-/** One pool per origin and connection settings, shared by instances and snapshots. */
-const pools = new Map<string, Pool>()
-
-function poolFor (origin: string, verify: boolean, timeout: number, keepalive: number): Pool {
-  const key = `${origin}|${verify ? 1 : 0}|${timeout}|${keepalive}`
-  let p = pools.get(key)
-  if (p === undefined) {
-    p = new Pool(origin, {
-      connections: null,
-      connect: { timeout, rejectUnauthorized: verify, lookup: kongLookup },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      keepAliveTimeout: Math.max(1, keepalive),
-      keepAliveMaxTimeout: Math.max(1, keepalive),
-    })
-    pools.set(key, p)
-  }
-  return p
 }
 
 interface FunctionResponse {
@@ -242,7 +222,7 @@ export const handler: PluginHandler<AzureFunctionsConfig, Prepared> = {
     const origin = functionOrigin(c)
     const timeout = Math.max(0, c.timeout ?? 600000)
     return {
-      pool: poolFor(origin, c.https_verify === true, timeout, c.keepalive ?? 60000),
+      pool: pluginPool(origin, { verify: c.https_verify === true, timeout, keepalive: c.keepalive ?? 60000, connections: null }),
       path: functionPath(c.routeprefix, c.functionname),
       timeout,
       apikey: c.apikey ?? null,

@@ -12,9 +12,9 @@
  * Result: a status below 300 is success; anything else, or a network error, rejects with Kong's
  * message, and the queue retries.
  */
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
 import type { BatchHandler } from '../shared/log-queue.ts'
-import { kongLookup } from '../shared/dns-lookup.ts'
+import { pluginPool } from '../shared/http-pool.ts'
 
 export interface HttpLogConfig {
   http_endpoint: string
@@ -57,25 +57,6 @@ export function parseEndpoint (raw: string): Endpoint {
   }
 }
 
-const pools = new Map<string, Pool>()
-
-function poolFor (origin: string, timeout: number, keepalive: number): Pool {
-  const key = `${origin}|${timeout}|${keepalive}`
-  let p = pools.get(key)
-  if (p === undefined) {
-    p = new Pool(origin, {
-      connections: 8,
-      connect: { timeout, rejectUnauthorized: false, lookup: kongLookup },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      keepAliveTimeout: Math.max(1, keepalive),
-      keepAliveMaxTimeout: Math.max(1, keepalive),
-    })
-    pools.set(key, p)
-  }
-  return p
-}
-
 const MAX_ERROR_BODY = 4096
 
 async function readSome (body: AsyncIterable<Buffer> & { destroy (): void }): Promise<string> {
@@ -93,7 +74,7 @@ async function readSome (body: AsyncIterable<Buffer> & { destroy (): void }): Pr
 export function buildSender (conf: HttpLogConfig, batched: boolean): BatchHandler {
   const ep = parseEndpoint(conf.http_endpoint)
   const timeout = conf.timeout ?? 10000
-  const pool = poolFor(ep.origin, timeout, conf.keepalive ?? 60000)
+  const pool = pluginPool(ep.origin, { verify: false, timeout, keepalive: conf.keepalive ?? 60000, connections: 8 })
   const method = (conf.method ?? 'POST') as 'POST'
   const headers: string[] = ['content-type', conf.content_type ?? 'application/json']
   if (ep.authorization !== null) headers.push('authorization', ep.authorization)
@@ -117,11 +98,4 @@ export function buildSender (conf: HttpLogConfig, batched: boolean): BatchHandle
     const text = await readSome(res.body).catch(() => '')
     throw new Error(`request to ${where} returned status code ${res.statusCode} and body ${text}`)
   }
-}
-
-/** Drops every collector connection (worker shutdown, once the queues were flushed or gave up). */
-export async function closeHttpLogPools (): Promise<void> {
-  const all = [...pools.values()]
-  pools.clear()
-  await Promise.all(all.map((p) => p.destroy().catch(() => {})))
 }
